@@ -1,0 +1,126 @@
+"""Padding and input dilation from scratch, by index arithmetic (no ``np.pad``).
+
+Padding one axis of length ``n`` by ``(lo, hi)`` produces ``lo + n + hi`` samples. Output sample
+``j`` shows input position ``i = j - lo``; a mode is just a rule for where an ``i`` outside
+``[0, n)`` reads from:
+
+    zeros      nowhere: the constant ``value``
+    replicate  the nearest edge:            clip(i, 0, n - 1)
+    reflect    a mirror at each edge sample (the edge is not repeated): period 2(n - 1)
+    circular   the other end (a torus):     i mod n
+"""
+import numpy as np
+
+from ._args import PADDING_MODES, check_int, is_int
+
+
+def source_index(n, lo, hi, mode):
+    """Input position read by each of the ``lo + n + hi`` padded positions, or -1 for 'zeros'.
+
+    >>> source_index(4, 2, 2, "reflect").tolist()
+    [2, 1, 0, 1, 2, 3, 2, 1]
+    >>> source_index(4, 2, 2, "circular").tolist()
+    [2, 3, 0, 1, 2, 3, 0, 1]
+    """
+    i = np.arange(-lo, n + hi)
+    if mode == "replicate":
+        return np.clip(i, 0, n - 1)
+    if mode == "circular":
+        return i % n
+    if mode == "reflect":
+        if n == 1:
+            return np.zeros_like(i)
+        period = 2 * (n - 1)
+        j = i % period
+        return np.where(j < n, j, period - j)
+    return np.where((i >= 0) & (i < n), i, -1)  # zeros
+
+
+def _check_pad_args(x, padding, mode):
+    if not isinstance(mode, str) or mode not in PADDING_MODES:
+        raise ValueError(f"mode must be one of {PADDING_MODES}, got mode={mode!r}")
+    if is_int(padding) or not isinstance(padding, (tuple, list)):
+        raise TypeError(f"padding must be a sequence of (lo, hi) pairs, one per padded axis, "
+                        f"got padding={padding!r}")
+    if len(padding) > x.ndim:
+        raise ValueError(f"padding has {len(padding)} pairs but x has only {x.ndim} dims")
+    pairs = []
+    for a, pair in enumerate(padding):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ValueError(f"padding[{a}] must be a (lo, hi) pair, got {pair!r}")
+        lo = check_int(f"padding[{a}][0]", pair[0], 0)
+        hi = check_int(f"padding[{a}][1]", pair[1], 0)
+        axis = x.ndim - len(padding) + a
+        n = x.shape[axis]
+        if mode == "reflect" and max(lo, hi) >= n:
+            raise ValueError(
+                f"reflect padding must be smaller than the input size: padding[{a}]=({lo}, {hi}) "
+                f"but axis {axis} has size {n} (valid: 0 <= pad <= {n - 1})")
+        if mode == "circular" and max(lo, hi) > n:
+            raise ValueError(
+                f"circular padding may not wrap around more than once: padding[{a}]=({lo}, {hi}) "
+                f"but axis {axis} has size {n} (valid: 0 <= pad <= {n})")
+        if mode in ("replicate", "circular", "reflect") and n == 0 and lo + hi > 0:
+            raise ValueError(f"cannot pad an empty axis {axis} with mode={mode!r}")
+        pairs.append((lo, hi))
+    return pairs
+
+
+def pad(x, padding, mode="zeros", value=0.0):
+    """Pad the trailing ``len(padding)`` axes of ``x``.
+
+    Parameters
+    ----------
+    x : array of shape (..., n_1, ..., n_m)
+    padding : sequence of m (lo, hi) pairs, in natural axis order (the first pair pads axis -m).
+    mode : 'zeros' | 'reflect' | 'replicate' | 'circular'
+        PyTorch's rules: reflect needs pad < n; circular may wrap at most once (pad <= n).
+    value : float, the constant for mode 'zeros'.
+
+    Returns
+    -------
+    array of shape (..., lo_1 + n_1 + hi_1, ..., lo_m + n_m + hi_m)
+    """
+    x = np.asarray(x)
+    pairs = _check_pad_args(x, padding, mode)
+    first = x.ndim - len(pairs)
+    for axis, (lo, hi) in enumerate(pairs, start=first):
+        if lo == hi == 0:
+            continue
+        n = x.shape[axis]
+        if mode == "zeros":
+            shape = list(x.shape)
+            shape[axis] = lo + n + hi
+            out = np.full(shape, value, dtype=np.result_type(x.dtype, value))
+            inside = [slice(None)] * x.ndim
+            inside[axis] = slice(lo, lo + n)
+            out[tuple(inside)] = x
+            x = out
+        else:
+            x = np.take(x, source_index(n, lo, hi, mode), axis=axis)
+    return x
+
+
+def dilate(x, factors):
+    """Insert ``f - 1`` zeros between neighbouring samples along the trailing ``len(factors)`` axes.
+
+    This is JAX's ``lhs_dilation`` (input dilation): an axis of length n becomes (n - 1) * f + 1.
+
+    >>> dilate(np.array([1., 2., 3.]), [2]).tolist()
+    [1.0, 0.0, 2.0, 0.0, 3.0]
+    """
+    x = np.asarray(x)
+    if is_int(factors) or not isinstance(factors, (tuple, list)):
+        raise TypeError(f"factors must be a sequence of ints, one per dilated axis, got {factors!r}")
+    if len(factors) > x.ndim:
+        raise ValueError(f"factors has {len(factors)} entries but x has only {x.ndim} dims")
+    factors = [check_int(f"factors[{i}]", f, 1) for i, f in enumerate(factors)]
+    if all(f == 1 for f in factors):
+        return x
+    lead = x.shape[:x.ndim - len(factors)]
+    sizes = x.shape[x.ndim - len(factors):]
+    out = np.zeros(lead + tuple((n - 1) * f + 1 if n else 0 for n, f in zip(sizes, factors)),
+                   dtype=x.dtype)
+    every_f = (Ellipsis,) + tuple(slice(None, None, f) for f in factors)
+    out[every_f] = x
+    return out
