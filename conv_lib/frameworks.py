@@ -28,6 +28,14 @@ def _spatial_letters(ndim):
 
 
 def _resolve(x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode):
+    """Check arguments like conv does, then compute (lo, hi) pairs with the FRAMEWORKS' rules.
+
+    Padding strings are resolved by JAX's own ``lax.padtype_to_pads`` ('same', 'valid') or by the
+    one-line definitions of 'causal' and 'full', never by ``conv_lib.resolve_padding``, so that a
+    bug there cannot hide in a comparison.
+    """
+    from jax import lax
+
     x, w, bias, _ = check_conv_operands(x, w, bias, groups)
     ndim = x.ndim - 2
     stride = per_dim("stride", stride, ndim)
@@ -35,6 +43,14 @@ def _resolve(x, w, bias, stride, padding, dilation, input_dilation, groups, padd
     input_dilation = per_dim("input_dilation", input_dilation, ndim)
     check_mode(padding_mode)
     pads = resolve_padding(padding, x.shape[2:], w.shape[2:], stride, dilation, input_dilation)
+    if isinstance(padding, str):
+        spans = [d * (k - 1) + 1 for k, d in zip(w.shape[2:], dilation)]
+        name = padding.lower()
+        if name in ("same", "valid"):
+            pads = [tuple(int(v) for v in p) for p in
+                    lax.padtype_to_pads(x.shape[2:], spans, stride, name.upper())]
+        else:
+            pads = [(span - 1, 0 if name == "causal" else span - 1) for span in spans]
     return x, w, bias, stride, dilation, input_dilation, pads
 
 
@@ -69,7 +85,10 @@ def torch_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilati
         dilated[(Ellipsis,) + tuple(slice(None, None, d) for d in input_dilation)] = xt
         xt = dilated
     symmetric = all(lo == hi for lo, hi in pads)
-    if padding_mode == "zeros" and symmetric:
+    native_same = isinstance(padding, str) and padding.lower() == "same" and set(stride) == {1}
+    if padding_mode == "zeros" and native_same:
+        torch_padding = "same"        # PyTorch's own 'same' rule (stride 1 only)
+    elif padding_mode == "zeros" and symmetric:
         torch_padding = tuple(lo for lo, _ in pads)
     else:
         flat = [p for lo_hi in reversed(pads) for p in lo_hi]  # F.pad wants the LAST dim first
@@ -153,9 +172,9 @@ def flax_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilatio
                      padding=pads, input_dilation=input_dilation, kernel_dilation=dilation,
                      feature_group_count=groups, use_bias=bias is not None,
                      precision=jax.lax.Precision.HIGHEST, rngs=nnx.Rngs(0))
-    layer.kernel.value = jnp.asarray(oihw_to_hwio(w))
+    layer.kernel[...] = jnp.asarray(oihw_to_hwio(w))
     if bias is not None:
-        layer.bias.value = jnp.asarray(bias)
+        layer.bias[...] = jnp.asarray(bias)
     return np.moveaxis(np.asarray(layer(xj)), -1, 1)                      # NHWC -> NCHW
 
 
