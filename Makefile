@@ -1,0 +1,204 @@
+# Convolution Knobs: one entry point for readers, students, instructors, maintainers and CI.
+#
+#   make book        build the site into book/_build/html (and serve + open it from a terminal)
+#   make test        the whole test suite; this is what .ci/run calls
+#   make lab         JupyterLab on book/ with the project's environment
+#   make help        every target
+#
+# Everything runs inside $(VENV) (default .venv at the repository root), created on demand with
+# Python 3.11 (or python3) and `pip install -e '.[dev]'`. An existing venv is adopted, never
+# recreated: the install step re-runs only when pyproject.toml changes (its hash is kept in
+# $(VENV)/.stamp).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+PY := $(BIN)/python
+# `jupyter book` starts `jupyter server` to execute notebooks: it must find the venv's.
+export PATH := $(BIN):$(PATH)
+
+# The Jupyter Book 2 theme. MyST downloads it on the first build; machines without internet use
+# the prebuilt copy in ../shared when it exists (unpacked where MyST looks for its cache).
+SHARED ?= ../shared
+THEME_TGZ := $(SHARED)/vendor/myst-book-theme-1.3.1.tar.gz
+THEME_DIR := book/_build/templates/site/myst/book-theme
+
+# KaTeX's stylesheet, served by the site itself instead of the theme's CDN link. Pinned to the
+# KaTeX version that the theme renders math with (book-theme 1.3.1 bundles katex 0.15.6).
+KATEX_VERSION := 0.15.6
+NPM_DIR := build/npm
+KATEX_DIST := $(NPM_DIR)/node_modules/katex/dist
+KATEX_CSS := book/_static/katex-offline.css
+
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+# Notebooks that `make test` runs with nbval (the lead may append e.g. solutions/*.ipynb).
+NBVAL_NOTEBOOKS ?= $(sort $(wildcard book/[0-9]*.ipynb))
+NBVAL_CELL_TIMEOUT ?= 300
+SUBMISSIONS ?=
+GRADEBOOK ?= gradebook.csv
+
+.PHONY: help venv theme katex site book serve test lab exercises grade clean
+
+help:
+	@echo "make book       build the book (HTML in book/_build/html); serves and opens it from a terminal"
+	@echo "make test       run the whole test suite (JS tests, book notebooks with nbval, pytest tests/)"
+	@echo "make lab        open JupyterLab on book/ with the project's environment"
+	@echo "make serve      serve the built book at http://localhost:$(PORT)/"
+	@echo "make exercises  regenerate the exercise notebooks (python -m conv_lib.exercises)"
+	@echo "make grade SUBMISSIONS='a.ipynb b.ipynb' [GRADEBOOK=gradebook.csv]"
+	@echo "make venv       create/refresh $(VENV) (no-op when pyproject.toml is unchanged)"
+	@echo "make clean      remove build outputs (keeps $(VENV))"
+
+# ---------------------------------------------------------------------------------------------
+# Environment
+
+define JUPYTER_ALLOW_ROOT_PY
+import json, pathlib, sys
+path = pathlib.Path(sys.argv[1])
+config = json.loads(path.read_text()) if path.exists() else {}
+if config.get("ServerApp", {}).get("allow_root") is not True:
+    config.setdefault("ServerApp", {})["allow_root"] = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+endef
+export JUPYTER_ALLOW_ROOT_PY
+
+venv:
+	@if [ ! -x "$(PY)" ]; then \
+	  test -n "$(PYTHON)" || { echo "error: need python3.11 or python3 on PATH" >&2; exit 1; }; \
+	  echo "Creating $(VENV) with $(PYTHON)"; "$(PYTHON)" -m venv "$(VENV)"; \
+	fi
+	@key="$$(sha256sum pyproject.toml | cut -d' ' -f1)"; \
+	if [ "$$(cat "$(VENV)/.stamp" 2>/dev/null)" != "$$key" ]; then \
+	  echo "Installing the project into $(VENV): pip install -e '.[dev]'"; \
+	  "$(PY)" -m pip install -e '.[dev]' && echo "$$key" > "$(VENV)/.stamp"; \
+	fi
+	@# Jupyter Book executes notebooks through a Jupyter server, which refuses to run as root
+	@# (and then silently executes nothing) unless this is set.
+	@"$(PY)" -c "$$JUPYTER_ALLOW_ROOT_PY" "$(VENV)/etc/jupyter/jupyter_server_config.json"
+
+# ---------------------------------------------------------------------------------------------
+# The site
+
+theme:
+	@if [ -f "$(THEME_DIR)/template.yml" ]; then :; \
+	elif [ -f "$(THEME_TGZ)" ]; then \
+	  echo "Unpacking the vendored book-theme into $(THEME_DIR)"; \
+	  mkdir -p "$(THEME_DIR)" && tar xzf "$(THEME_TGZ)" -C "$(THEME_DIR)"; \
+	else echo "No vendored theme at $(THEME_TGZ): Jupyter Book will download book-theme."; fi
+
+define KATEX_INLINE_PY
+import base64, pathlib, re, sys
+dist, out, version = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+css = (dist / "katex.min.css").read_text(encoding="utf-8")
+def embed(match):
+    font = (dist / "fonts" / (match.group(1) + ".woff2")).read_bytes()
+    return "src:url(data:font/woff2;base64," + base64.b64encode(font).decode() + ') format("woff2")'
+css, count = re.subn(r'src:url\(fonts/([\w-]+)\.woff2\) format\("woff2"\)(?:,url\([^)]*\) format\("[^"]*"\))*', embed, css)
+assert count > 0 and "url(fonts/" not in css, "unexpected katex.min.css layout"
+out.parent.mkdir(parents=True, exist_ok=True)
+out.write_text("/* KaTeX " + version + " stylesheet with its woff2 fonts inlined. Generated by make; do not edit. */\n" + css, encoding="utf-8")
+print("Wrote", out, "with", count, "fonts inlined")
+endef
+export KATEX_INLINE_PY
+
+# MyST copies the `style` file alone (served as /myst-theme.css), so KaTeX's fonts are inlined.
+katex: venv
+	@if ! head -n1 "$(KATEX_CSS)" 2>/dev/null | grep -q "KaTeX $(KATEX_VERSION) "; then \
+	  if [ ! -f "$(KATEX_DIST)/katex.min.css" ] || ! grep -q '"version": "$(KATEX_VERSION)"' "$(NPM_DIR)/node_modules/katex/package.json"; then \
+	    echo "npm install katex@$(KATEX_VERSION) into $(NPM_DIR)"; \
+	    mkdir -p "$(NPM_DIR)"; \
+	    npm install --prefix "$(NPM_DIR)" --no-save --no-audit --no-fund --loglevel=error "katex@$(KATEX_VERSION)"; \
+	  fi; \
+	  "$(PY)" -c "$$KATEX_INLINE_PY" "$(KATEX_DIST)" "$(KATEX_CSS)" "$(KATEX_VERSION)"; \
+	fi
+
+# The theme still links KaTeX, Font Awesome and ipympl stylesheets on CDNs. Offline they only
+# fail, and KaTeX is already served locally: point those links at an empty data: stylesheet, in
+# the HTML and in the client bundles (which re-render <head>), and drop their integrity hashes.
+define SITE_OFFLINE_PY
+import pathlib, re, sys
+site = pathlib.Path(sys.argv[1])
+cdn_css = re.compile(r"https://(?:cdn\.jsdelivr\.net|cdnjs\.cloudflare\.com|unpkg\.com)/[^\"'\s)]+\.css")
+sri = {".html": re.compile(r'(href="data:text/css,")(?:\s+integrity="[^"]*")?(?:\s+crossorigin="[^"]*")?'),
+       ".js": re.compile(r'(href:"data:text/css,"),integrity:"[^"]*"(?:,crossOrigin:"[^"]*")?')}
+changed = 0
+for path in [*site.rglob("*.html"), *site.rglob("*.js")]:
+    text = path.read_text(encoding="utf-8")
+    new = sri[path.suffix].sub(r"\1", cdn_css.sub("data:text/css,", text))
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+        changed += 1
+print("Pointed CDN stylesheet links at local/empty styles in", changed, "files")
+endef
+export SITE_OFFLINE_PY
+
+# The HTML build, exactly as `make book` and tests/test_site.py run it. --strict makes a notebook
+# error (or any MyST warning) fail the build. Notebooks whose outputs are already in MyST's cache
+# (book/_build/execute, e.g. written by the nbval run of `make test`) are not executed again.
+site: venv theme katex
+	cd book && jupyter book build --html --execute --strict
+	@"$(PY)" -c "$$SITE_OFFLINE_PY" book/_build/html
+
+book: site
+	@echo "The book is in $(CURDIR)/book/_build/html (serve it with: make serve)"
+	@if [ -t 1 ] && [ -z "$${CI:-}" ] && [ -z "$${NO_SERVE:-}" ]; then \
+	  $(MAKE) --no-print-directory serve OPEN=1; \
+	fi
+
+serve:
+	@test -f book/_build/html/index.html || { echo "Nothing built yet: run make book" >&2; exit 1; }
+	@echo "Serving the book at http://localhost:$(PORT)/ (Ctrl-C to stop)"
+	@if [ -n "$(OPEN)" ]; then \
+	  ( sleep 1; "$(PY)" -m webbrowser -t "http://localhost:$(PORT)/" >/dev/null 2>&1 || true ) & \
+	fi; \
+	"$(PY)" -m http.server "$(PORT)" --bind 127.0.0.1 --directory book/_build/html
+
+# ---------------------------------------------------------------------------------------------
+# Tests
+#
+# Each book notebook is executed exactly once per `make test`:
+#   1. nbval --nbval-lax runs every book notebook (one kernel per notebook; --dist loadfile keeps
+#      a notebook's cells on one xdist worker, in order). The plugin tests/nbval_myst_cache.py
+#      records the outputs of each notebook that ran cleanly as MyST's execution cache.
+#   2. pytest runs tests/ in parallel. tests/test_site.py builds the site with the `make site`
+#      command above (--execute --strict); MyST finds every notebook in its cache and renders
+#      nbval's outputs instead of executing again (the test asserts that it did).
+# A failing notebook fails step 1, gets no cache entry, and so also fails the site build.
+test: venv
+	@status=0; \
+	if [ -d tests/js ]; then \
+	  echo "== JavaScript tests: node --test tests/js/"; \
+	  node --test tests/js/ || status=1; \
+	fi; \
+	if [ -n "$(strip $(NBVAL_NOTEBOOKS))" ]; then \
+	  echo "== Notebooks: pytest --nbval-lax $(NBVAL_NOTEBOOKS)"; \
+	  "$(PY)" -m pytest -p tests.nbval_myst_cache --nbval-lax --nbval-current-env \
+	    --nbval-cell-timeout=$(NBVAL_CELL_TIMEOUT) -n $(PYTEST_WORKERS) --dist loadfile \
+	    $(NBVAL_NOTEBOOKS) || status=1; \
+	fi; \
+	echo "== Test suite: pytest tests/"; \
+	CK_SITE_AFTER_NBVAL=1 "$(PY)" -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15 \
+	  tests/ || status=1; \
+	exit $$status
+
+# ---------------------------------------------------------------------------------------------
+# Students and instructors
+
+lab: venv
+	jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/book
+
+exercises: venv
+	"$(PY)" -m conv_lib.exercises
+
+grade: venv
+	"$(PY)" -m conv_lib.grade $(SUBMISSIONS) --out "$(GRADEBOOK)"
+
+clean:
+	rm -rf book/_build book/_static build .pytest_cache .hypothesis *.egg-info
+	find . -path ./.venv -prune -o -type d -name __pycache__ -print0 | xargs -0 rm -rf

@@ -1,0 +1,222 @@
+"""The Jupyter Book site: built once (``make site``, the command behind ``make book``), then read.
+
+Every chapter page must exist, show at least one rendered figure, and show no error output,
+no exception text and no ipywidgets-only output (which a static page can only replace by "a
+Jupyter kernel connection is required"). Math must be styled by the site's own KaTeX CSS, not a
+CDN, the exercise notebooks must be downloadable, and the notebooks' outputs must come from the
+execution cache when ``make test`` ran them under nbval first (no second execution).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import BOOK, EXECUTE_CACHE, ROOT, SITE, book_chapters, book_toc
+from tests.nbval_myst_cache import cacheable_reason, myst_cache_key
+
+pytestmark = [pytest.mark.site, pytest.mark.slow, pytest.mark.xdist_group("site"),
+              pytest.mark.timeout(2400)]
+
+EXPECTED_TOC = [
+    "index.md", "01-convolution.ipynb", "02-output-shape.ipynb", "03-stride.ipynb",
+    "04-padding.ipynb", "05-dilation.ipynb", "06-transposed.ipynb", "07-receptive-field.ipynb",
+    "08-frameworks.ipynb", "09-gemm.ipynb", "10-tcn.ipynb",
+]
+EXERCISES = [
+    "ex01-convolution.ipynb", "ex02-output-shape.ipynb", "ex03-stride.ipynb",
+    "ex04-padding.ipynb", "ex05-dilation.ipynb", "ex06-transposed.ipynb",
+    "ex07-receptive-field.ipynb", "ex08-frameworks.ipynb", "ex10-tcn.ipynb",
+]
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+IMAGE_MIMES = ("image/png", "image/svg+xml")
+CDN_ASSET = re.compile(r"https?://[^\"'\s)]+\.(?:css|woff2?|ttf|otf|eot)\b", re.I)
+
+
+@pytest.fixture(scope="module")
+def site(built_site):
+    """The successful build; the page checks skip when it failed (test_build_succeeded fails)."""
+    if built_site.returncode != 0:
+        pytest.skip("`make site` failed: see test_build_succeeded")
+    return built_site
+
+
+@pytest.fixture(scope="module")
+def pages(site) -> dict[str, dict]:
+    """Source file (as in the toc) -> {"slug", "html", "json"} of its page in the site."""
+    found = {}
+    for path in SITE.glob("*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "location" in data and "mdast" in data:
+            slug = data["slug"]
+            html = SITE / "index.html" if slug == "index" else SITE / slug / "index.html"
+            found[data["location"].lstrip("/")] = {"slug": slug, "html": html, "json": data}
+    return found
+
+
+def _outputs_by_cell(mdast) -> list[list[dict]]:
+    """The `jupyter_data` of every output, grouped per notebook cell (outputs node)."""
+    groups = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "outputs":
+                groups.append([child.get("jupyter_data") or {} for child in node.get("children", [])
+                               if child.get("type") == "output"])
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(mdast)
+    return groups
+
+
+def _text(value) -> str:
+    if isinstance(value, dict):
+        value = value.get("content", "")
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def test_toc_is_the_ten_chapters_in_order():
+    assert book_toc() == EXPECTED_TOC
+
+
+def test_build_succeeded(built_site):
+    assert built_site.returncode == 0, (
+        f"`make site` failed (exit {built_site.returncode}); end of its log:\n"
+        + built_site.log_tail())
+    assert (SITE / "index.html").is_file()
+
+
+def test_build_has_no_warnings(site):
+    """`--strict` stops only on errors; MyST warnings (an unresolved citation, a duplicate label,
+    an unreadable references.bib) are problems a reader sees, so they fail here."""
+    flagged = [line.strip() for line in site.log.splitlines() if "\u26a0" in line or "\u26d4" in line]
+    assert not flagged, "MyST reported:\n" + "\n".join(dict.fromkeys(flagged))
+
+
+@pytest.mark.parametrize("source", EXPECTED_TOC)
+def test_page_exists(pages, source):
+    assert source in pages, f"no page built from book/{source}; pages: {sorted(pages)}"
+    assert pages[source]["html"].is_file(), f"missing {pages[source]['html']}"
+
+
+@pytest.mark.parametrize("chapter", EXPECTED_TOC[1:])
+def test_chapter_shows_a_figure(pages, chapter):
+    page = pages[chapter]
+    html = page["html"].read_text(encoding="utf-8")
+    images = [data[mime]["path"] for cell in _outputs_by_cell(page["json"]["mdast"])
+              for out in cell for data in [out.get("data", {})] for mime in IMAGE_MIMES
+              if mime in data and isinstance(data[mime], dict) and data[mime].get("path")]
+    assert images, f"{chapter}: no cell leaves a PNG/SVG figure in the static page"
+    shown = [src for src in images if f'src="{src}"' in html]
+    assert shown, f"{chapter}: figure outputs {images} are not rendered as <img> in the HTML"
+
+
+@pytest.mark.parametrize("chapter", EXPECTED_TOC[1:])
+def test_chapter_has_no_error_output(pages, chapter):
+    page = pages[chapter]
+    problems = []
+    for index, cell in enumerate(_outputs_by_cell(page["json"]["mdast"])):
+        for out in cell:
+            kind = out.get("output_type")
+            if kind == "error":
+                problems.append(f"output group {index}: {out.get('ename')}: {out.get('evalue')}")
+            elif kind == "stream" and out.get("name") == "stderr":
+                text = _text(out.get("text"))
+                if re.search(r"Traceback|Error\b|Exception\b|Warning\b", text):
+                    problems.append(f"output group {index}: stderr: {text.strip()[:300]}")
+    html = page["html"].read_text(encoding="utf-8")
+    for marker in ("Traceback (most recent call last)", "myst-jp-error-output"):
+        if marker in html:
+            problems.append(f"HTML contains {marker!r}")
+    assert not problems, f"{chapter} shows errors:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("chapter", EXPECTED_TOC[1:])
+def test_widgets_leave_a_static_figure(pages, chapter):
+    """An ipywidgets output alone renders as 'a Jupyter kernel connection is required'."""
+    page = pages[chapter]
+    bare = []
+    for index, cell in enumerate(_outputs_by_cell(page["json"]["mdast"])):
+        has_widget = any(WIDGET_MIME in out.get("data", {}) for out in cell)
+        has_image = any(m in out.get("data", {}) for out in cell for m in IMAGE_MIMES)
+        if has_widget and not has_image:
+            bare.append(index)
+    assert not bare, (f"{chapter}: output groups {bare} contain only an ipywidgets view; "
+                      "also display a static matplotlib figure in that cell (or hide the "
+                      "widget output with the remove-output tag)")
+    html = page["html"].read_text(encoding="utf-8")
+    assert "kernel connection is required" not in html
+
+
+def test_chapters_are_numbered_in_toc_order(site):
+    config = json.loads((SITE / "config.json").read_text(encoding="utf-8"))
+    enumerators = [page.get("enumerator") for page in config["projects"][0]["pages"]
+                   if page.get("level") == 1]
+    assert enumerators == [str(i) for i in range(1, 11)]
+
+
+def test_katex_css_is_served_by_the_site(pages):
+    theme_css = (SITE / "myst-theme.css").read_text(encoding="utf-8")
+    assert "KaTeX" in theme_css and ".katex" in theme_css, "KaTeX CSS missing from myst-theme.css"
+    assert "url(fonts/" not in theme_css and "data:font/woff2;base64," in theme_css
+    index_html = pages["index.md"]["html"].read_text(encoding="utf-8")
+    assert 'class="katex"' in index_html, "the landing page's formula is not rendered by KaTeX"
+    for source, page in pages.items():
+        html = page["html"].read_text(encoding="utf-8")
+        assert 'href="/myst-theme.css"' in html, f"{source}: local stylesheet not linked"
+        remote = sorted(set(CDN_ASSET.findall(html)))
+        assert not remote, f"{source}: stylesheets/fonts loaded from the network: {remote}"
+
+
+def test_exercises_are_downloadable(pages):
+    html = pages["index.md"]["html"].read_text(encoding="utf-8")
+    for name in EXERCISES:
+        stem = name[: -len(".ipynb")]
+        links = re.findall(rf'href="(/build/{re.escape(stem)}-[0-9a-f]+\.ipynb)"', html)
+        assert links, f"index page has no download link for exercises/{name}"
+        served = SITE / links[0].lstrip("/")
+        assert served.is_file(), f"{links[0]} is linked but not in the site"
+        source = nbformat.read(ROOT / "exercises" / name, as_version=4)
+        assert nbformat.reads(served.read_text(encoding="utf-8"), as_version=4) == source
+
+
+def test_execution_cache_key_matches_myst(site):
+    """After any build, MyST's cache holds every chapter under the key nbval_myst_cache uses.
+
+    If MyST executed a notebook itself, this proves our key equals MyST's; if the outputs came
+    from nbval, MyST found them under our key (see the next test)."""
+    missing = []
+    for chapter in book_chapters():
+        nb = nbformat.read(BOOK / chapter, as_version=4)
+        if cacheable_reason(nb):  # MyST hashes more than the code cells: not comparable
+            continue
+        key = myst_cache_key(nb)
+        if not (EXECUTE_CACHE / f"{key}.ipynb").is_file():
+            missing.append(f"{chapter} ({key})")
+    assert not missing, "no MyST execution cache entry under our key for: " + ", ".join(missing)
+
+
+@pytest.mark.skipif(os.environ.get("CK_SITE_AFTER_NBVAL") != "1",
+                    reason="only meaningful inside `make test`, after the nbval run")
+def test_site_reused_nbval_outputs(site):
+    """Inside `make test`, nbval already executed every chapter: the site must not again."""
+    expected = [c for c in book_chapters()
+                if not cacheable_reason(nbformat.read(BOOK / c, as_version=4))]
+    not_cached = sorted(set(expected) - set(site.cached_before))
+    assert not not_cached, (f"nbval left no outputs for {not_cached} (failed or skipped "
+                            "cells? see the nbval run above), so the site executed them again")
+    executed = [name for name in re.findall(r"Executing notebook \(([^)]+)\)", site.log)
+                if Path(name).name in expected]
+    assert not executed, f"the site build executed {executed} a second time"
