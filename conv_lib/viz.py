@@ -88,23 +88,27 @@ def live(draw, caption=None, **controls):
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import Markdown, display
+    from html import escape
+
+    from IPython.display import HTML, display
 
     defaults = {name: w.value for name, w in controls.items()}
     static = draw(**defaults)
     shown = ", ".join(f"{k}={v!r}" for k, v in defaults.items())
-    display(Markdown(caption or f"*Static snapshot at {shown}. Run the notebook to move the controls.*"))
+    text = caption or f"Static snapshot at {shown}. Run the notebook to move the controls."
+    display(HTML(f"<p><em>{escape(text)}</em></p>"))
     display(static)
     plt.close(static)
 
     out = widgets.Output()
 
     def redraw(_change=None):
-        with out:
-            out.clear_output(wait=True)
-            fig = draw(**{name: w.value for name, w in controls.items()})
-            display(fig)
-            plt.close(fig)
+        # Write into the Output widget's own state (not via `with out:`), so that headless
+        # executors (nbval, Jupyter Book) never see the live figure as a second cell output.
+        fig = draw(**{name: w.value for name, w in controls.items()})
+        out.outputs = ()
+        out.append_display_data(fig)
+        plt.close(fig)
 
     for w in controls.values():
         w.observe(redraw, names="value")
