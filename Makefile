@@ -42,7 +42,7 @@ NBVAL_CELL_TIMEOUT ?= 300
 SUBMISSIONS ?=
 GRADEBOOK ?= gradebook.csv
 
-.PHONY: help venv theme katex site book serve test lab exercises grade clean
+.PHONY: help venv theme katex esbuild widgets golden site book serve test lab exercises grade clean
 
 help:
 	@echo "make book       build the book (HTML in book/_build/html); serves and opens it from a terminal"
@@ -51,6 +51,8 @@ help:
 	@echo "make serve      serve the built book at http://localhost:$(PORT)/"
 	@echo "make exercises  regenerate the exercise notebooks (python -m conv_lib.exercises)"
 	@echo "make grade SUBMISSIONS='a.ipynb b.ipynb' [GRADEBOOK=gradebook.csv]"
+	@echo "make widgets    rebundle the playground modules conv_lib/static/*.mjs from conv_lib/static/src/"
+	@echo "make golden     regenerate tests/js/golden.json (the playgrounds' expected numbers) from conv_lib"
 	@echo "make venv       create/refresh $(VENV) (no-op when pyproject.toml is unchanged)"
 	@echo "make clean      remove build outputs (keeps $(VENV))"
 
@@ -160,6 +162,27 @@ serve:
 	"$(PY)" -m http.server "$(PORT)" --bind 127.0.0.1 --directory book/_build/html
 
 # ---------------------------------------------------------------------------------------------
+# The playgrounds: each widget is ONE self-contained ES module (MyST's {anywidget} copies only the
+# named file), bundled by esbuild from conv_lib/static/src/. The bundles are committed; the tests
+# check them for drift against src/ and check tests/js/golden.json against conv_lib.
+
+ESBUILD_VERSION := 0.28.2
+ESBUILD_DIR := build/esbuild
+
+esbuild:
+	@if ! grep -qs '"version": "$(ESBUILD_VERSION)"' "$(ESBUILD_DIR)/node_modules/esbuild/package.json"; then \
+	  echo "npm install esbuild@$(ESBUILD_VERSION) into $(ESBUILD_DIR)"; \
+	  mkdir -p "$(ESBUILD_DIR)"; \
+	  npm install --prefix "$(ESBUILD_DIR)" --no-save --no-audit --no-fund --loglevel=error "esbuild@$(ESBUILD_VERSION)"; \
+	fi
+
+widgets: esbuild
+	node conv_lib/static/build.mjs
+
+golden: venv
+	"$(PY)" -m conv_lib.golden
+
+# ---------------------------------------------------------------------------------------------
 # Tests
 #
 # Each book notebook is executed exactly once per `make test`:
@@ -170,7 +193,7 @@ serve:
 #      command above (--execute --strict); MyST finds every notebook in its cache and renders
 #      nbval's outputs instead of executing again (the test asserts that it did).
 # A failing notebook fails step 1, gets no cache entry, and so also fails the site build.
-test: venv
+test: venv esbuild
 	@status=0; \
 	if [ -d tests/js ]; then \
 	  echo "== JavaScript tests: node --test tests/js/"; \
