@@ -219,8 +219,11 @@ lab: venv
 exercises: venv
 	"$(PY)" -m conv_lib.exercises
 
+FEEDBACK ?= feedback
+GRADE_OPTS ?=
 grade: venv
-	"$(PY)" -m conv_lib.grade $(SUBMISSIONS) --out "$(GRADEBOOK)"
+	@test -n "$(strip $(SUBMISSIONS))" || { echo "usage: make grade SUBMISSIONS='folder or notebooks' [GRADEBOOK=gradebook.csv] [FEEDBACK=feedback] [GRADE_OPTS='--jobs 2']" >&2; exit 2; }
+	"$(PY)" -m conv_lib.grade $(SUBMISSIONS) --out "$(GRADEBOOK)" --feedback-dir "$(FEEDBACK)" $(GRADE_OPTS)
 
 clean:
 	rm -rf book/_build book/_static build .pytest_cache .hypothesis *.egg-info
