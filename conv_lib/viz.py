@@ -115,5 +115,9 @@ def live(draw, caption=None, **controls):
     box = widgets.VBox([widgets.HBox(list(controls.values()),
                                      layout=widgets.Layout(flex_flow="row wrap")), out])
     redraw()
-    display(box)
+    # Where no widget manager runs (a static page), the text/plain fallback is what readers see:
+    # make it a sentence rather than the VBox(...) repr.
+    bundle = box._repr_mimebundle_()
+    bundle["text/plain"] = "[Interactive controls: run this notebook in JupyterLab to use them.]"
+    display(bundle, raw=True)
     return box
