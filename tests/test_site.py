@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.site, pytest.mark.slow, pytest.mark.xdist_group("site"
 EXPECTED_TOC = [
     "index.md", "01-convolution.ipynb", "02-output-shape.ipynb", "03-stride.ipynb",
     "04-padding.ipynb", "05-dilation.ipynb", "06-transposed.ipynb", "07-receptive-field.ipynb",
-    "08-frameworks.ipynb", "09-gemm.ipynb", "10-tcn.ipynb",
+    "08-frameworks.ipynb", "09-gemm.ipynb", "10-tcn.ipynb", "playgrounds.md",
 ]
 EXERCISES = [
     "ex01-convolution.ipynb", "ex02-output-shape.ipynb", "ex03-stride.ipynb",
@@ -87,7 +87,7 @@ def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value or "")
 
 
-def test_toc_is_the_ten_chapters_in_order():
+def test_toc_is_the_ten_chapters_in_order_then_the_playgrounds():
     assert book_toc() == EXPECTED_TOC
 
 
