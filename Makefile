@@ -144,7 +144,9 @@ export SITE_OFFLINE_PY
 # error (or any MyST warning) fail the build. Notebooks whose outputs are already in MyST's cache
 # (book/_build/execute, e.g. written by the nbval run of `make test`) are not executed again.
 site: venv theme katex
-	cd book && jupyter book build --html --execute --strict
+	@# MyST leaves the Jupyter server it started for execution running: stop it after the build.
+	cd book && status=0 && jupyter book build --html --execute --strict || status=$$?; \
+	  pkill -f "jupyter_server --ServerApp.root_dir $(CURDIR)/book" || true; exit $$status
 	@"$(PY)" -c "$$SITE_OFFLINE_PY" book/_build/html
 
 book: site
