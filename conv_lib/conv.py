@@ -65,7 +65,7 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, 
                   input_dilation=input_dilation, groups=groups, padding_mode=padding_mode)
     y = correlate(p.x, p.w, p.stride, p.dilation, p.groups, p.out_sizes)
     if p.bias is not None:
-        y = y + p.bias.reshape((-1,) + (1,) * len(p.out_sizes))
+        y += p.bias.reshape((-1,) + (1,) * len(p.out_sizes))  # y is freshly allocated
     return np.ascontiguousarray(y)
 
 

@@ -84,20 +84,24 @@ def pad(x, padding, mode="zeros", value=0.0):
     x = np.asarray(x)
     pairs = _check_pad_args(x, padding, mode)
     first = x.ndim - len(pairs)
+    if mode == "zeros":
+        if all(lo == hi == 0 for lo, hi in pairs):
+            return x
+        # One allocation for all axes: copy x into the middle, then fill only the border slabs.
+        lead = [slice(None)] * first
+        out = np.empty(x.shape[:first] + tuple(lo + n + hi for (lo, hi), n in
+                                               zip(pairs, x.shape[first:])),
+                       dtype=np.result_type(x.dtype, value))
+        out[tuple(lead + [slice(lo, lo + n) for (lo, _), n in zip(pairs, x.shape[first:])])] = x
+        for axis, (lo, hi) in enumerate(pairs, start=first):
+            before = [slice(None)] * axis
+            out[tuple(before + [slice(0, lo)])] = value
+            out[tuple(before + [slice(out.shape[axis] - hi, None)])] = value
+        return out
     for axis, (lo, hi) in enumerate(pairs, start=first):
         if lo == hi == 0:
             continue
-        n = x.shape[axis]
-        if mode == "zeros":
-            shape = list(x.shape)
-            shape[axis] = lo + n + hi
-            out = np.full(shape, value, dtype=np.result_type(x.dtype, value))
-            inside = [slice(None)] * x.ndim
-            inside[axis] = slice(lo, lo + n)
-            out[tuple(inside)] = x
-            x = out
-        else:
-            x = np.take(x, source_index(n, lo, hi, mode), axis=axis)
+        x = np.take(x, source_index(x.shape[axis], lo, hi, mode), axis=axis)
     return x
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks of conv_lib against PyTorch and JAX. Run ``python -m benchmarks.conv --help``."""
