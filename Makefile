@@ -146,7 +146,7 @@ export SITE_OFFLINE_PY
 site: venv theme katex
 	@# MyST leaves the Jupyter server it started for execution running: stop it after the build.
 	cd book && status=0 && jupyter book build --html --execute --strict || status=$$?; \
-	  pkill -f "jupyter_server --ServerApp.root_dir $(CURDIR)/book" || true; exit $$status
+	  pkill -f "[j]upyter_server --ServerApp.root_dir $(CURDIR)/book" || true; exit $$status
 	@"$(PY)" -c "$$SITE_OFFLINE_PY" book/_build/html
 
 book: site
