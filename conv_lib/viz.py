@@ -84,7 +84,7 @@ def live(draw, caption=None, **controls):
     ``controls`` maps argument names to ipywidgets widgets; each widget's current ``value`` is the
     default. Two things are displayed: a static figure at the defaults (what the printed/static
     book shows) and, below it, the controls with a live figure that redraws on every change
-    (JupyterLab). Returns the widget box.
+    (JupyterLab). Returns a ``Live`` handle (``.box``, ``.controls``).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -120,4 +120,18 @@ def live(draw, caption=None, **controls):
     bundle = box._repr_mimebundle_()
     bundle["text/plain"] = "[Interactive controls: run this notebook in JupyterLab to use them.]"
     display(bundle, raw=True)
-    return box
+    return Live(box, controls)
+
+
+class Live:
+    """What ``live`` returns: ``.box`` (the widget box) and ``.controls`` (name -> widget).
+
+    It displays as nothing, so that ``viz.live(...)`` as the last line of a cell does not show the
+    controls a second time.
+    """
+
+    def __init__(self, box, controls):
+        self.box, self.controls = box, dict(controls)
+
+    def _ipython_display_(self):
+        pass
