@@ -22,11 +22,12 @@ from .shapes import output_shape, resolve_padding
 Plan = namedtuple("Plan", "x w bias stride dilation groups out_sizes pads")
 
 
-def plan_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, groups=1,
-              padding_mode="zeros"):
-    """Validate every argument and return a ``Plan`` whose ``x`` is already dilated and padded.
+def check_conv_args(x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode):
+    """Validate the arguments of a convolution; every conv entry point (``conv``,
+    ``conv_reference``, the framework adapters) calls this before any arithmetic.
 
-    All argument checking for ``conv`` and ``conv_reference`` happens here, before any arithmetic.
+    Returns (x, w, bias, stride, dilation, input_dilation, pads) with the per-dim arguments as
+    tuples and the padding resolved to (lo, hi) pairs.
     """
     x, w, bias, _ = check_conv_operands(x, w, bias, groups)
     ndim = x.ndim - 2
@@ -34,9 +35,16 @@ def plan_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilatio
     dilation = per_dim("dilation", dilation, ndim)
     input_dilation = per_dim("input_dilation", input_dilation, ndim)
     check_mode(padding_mode)
-    in_sizes, kernel_sizes = x.shape[2:], w.shape[2:]
-    pads = resolve_padding(padding, in_sizes, kernel_sizes, stride, dilation, input_dilation)
-    out_sizes = output_shape(in_sizes, kernel_sizes, stride, pads, dilation, input_dilation)
+    pads = resolve_padding(padding, x.shape[2:], w.shape[2:], stride, dilation, input_dilation)
+    return x, w, bias, stride, dilation, input_dilation, pads
+
+
+def plan_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, groups=1,
+              padding_mode="zeros"):
+    """Validate every argument and return a ``Plan`` whose ``x`` is already dilated and padded."""
+    x, w, bias, stride, dilation, input_dilation, pads = check_conv_args(
+        x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode)
+    out_sizes = output_shape(x.shape[2:], w.shape[2:], stride, pads, dilation, input_dilation)
     dtype = float_dtype(x, w) if bias is None else float_dtype(x, w, bias)
     xp = pad(dilate(x.astype(dtype, copy=False), input_dilation), pads, padding_mode)
     return Plan(xp, w.astype(dtype, copy=False), bias, stride, dilation, groups, out_sizes, pads)

@@ -6,8 +6,9 @@ returns a NumPy array in PyTorch's layout again, so results can be compared elem
 
 Translations worth reading:
 
-* padding: every form is first resolved to (lo, hi) pairs by ``resolve_padding``. PyTorch's
-  ``conv*d`` only takes symmetric padding, so asymmetric pairs and non-zero modes go through
+* padding: ints and pairs become (lo, hi) pairs as in ``conv``; padding strings are resolved
+  with the frameworks' own rules (see ``_resolve``). PyTorch's ``conv*d`` only takes symmetric
+  padding, so asymmetric pairs and non-zero modes go through
   ``F.pad`` first (exactly what ``nn.Conv2d`` does internally for padding_mode != 'zeros').
 * layout: JAX is told the layout with ``dimension_numbers=('NCH..', 'OIH..', 'NCH..')``; Flax is
   channels-last, so x goes NCHW -> NHWC and the kernel OIHW -> HWIO.
@@ -16,8 +17,7 @@ Translations worth reading:
 """
 import numpy as np
 
-from ._args import check_conv_operands, check_mode, per_dim
-from .shapes import resolve_padding
+from .conv import check_conv_args
 
 _TORCH_MODES = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -36,13 +36,8 @@ def _resolve(x, w, bias, stride, padding, dilation, input_dilation, groups, padd
     """
     from jax import lax
 
-    x, w, bias, _ = check_conv_operands(x, w, bias, groups)
-    ndim = x.ndim - 2
-    stride = per_dim("stride", stride, ndim)
-    dilation = per_dim("dilation", dilation, ndim)
-    input_dilation = per_dim("input_dilation", input_dilation, ndim)
-    check_mode(padding_mode)
-    pads = resolve_padding(padding, x.shape[2:], w.shape[2:], stride, dilation, input_dilation)
+    x, w, bias, stride, dilation, input_dilation, pads = check_conv_args(
+        x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode)
     if isinstance(padding, str):
         spans = [d * (k - 1) + 1 for k, d in zip(w.shape[2:], dilation)]
         name = padding.lower()

@@ -120,7 +120,6 @@ def test_conv_transpose_is_the_adjoint_of_strided_conv():
 
 def test_conv_is_fast_enough_on_resnet_body():
     """Issue requirement: the ResNet-body case finishes in well under a second (a loose guard)."""
-    import time
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 64, 56, 56), dtype=np.float32)
     w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
