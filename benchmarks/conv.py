@@ -189,7 +189,8 @@ def tensordot_correlate(xp, w, stride, dilation, groups, out_sizes):
 def conv_with(strategy, x, w, kwargs):
     """conv_lib.conv with a forced strategy (same argument handling and padding as conv)."""
     p = plan_conv(x, w, **kwargs)
-    return strategy(p.x, p.w, p.stride, p.dilation, p.groups, p.out_sizes)
+    return strategy(conv_lib.pad(p.x, p.pads, p.padding_mode), p.w, p.stride, p.dilation,
+                    p.groups, p.out_sizes)
 
 
 def reference_seconds(case, x_shape):

@@ -1,6 +1,6 @@
 """The fast path: sliding-window views of the padded input and one matrix product per group.
 
-``correlate`` receives the input already dilated and padded, so it only has to slide the kernel:
+``correlate`` receives the input already dilated; it pads it and slides the kernel:
 
     y[n, o, i] = sum_{c, t} xp[n, g*Cg + c, i*s + t*d] * w[o, c, t]     with g = o // (C_out/groups)
 
@@ -13,7 +13,8 @@ functions; all compute exactly the formula above (``tests/test_engine.py`` check
                  group, (C_out/g, C_in/g) @ (C_in/g, positions), reading and writing NCHW directly.
 ``_depthwise``   one input channel per group (C_in/groups == 1). A matrix product with an inner
                  dimension of prod(k) (9 for 3x3) would waste the BLAS kernel, so the taps are
-                 multiply-accumulated one by one instead (a "direct" method).
+                 multiply-accumulated one by one instead (a "direct" method). It zero-pads a few
+                 planes at a time itself, in cache, instead of padding the whole input first.
 ``_flat_gemm``   stride 1: im2col + GEMM where every row of the im2col buffer is one contiguous
                  slice of the flattened input (see ``flat_geometry``), so the copy runs at memcpy
                  speed; a few junk columns (windows that wrap around a row) are dropped afterwards.
@@ -27,18 +28,24 @@ transpose. Chunking reuses one cache-sized buffer instead of materialising prod(
 whole input at once.
 
 Shapes: xp (N, C_in, *padded), w (C_out, C_in // groups, *k) -> y (N, C_out, *out_sizes); the
-result has the dtype of xp (float32 stays float32).
+result has the dtype of xp (float32 stays float32). Every strategy takes the padded input (and
+the depthwise one optionally the unpadded input and its zero padding).
 """
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ._parallel import parallel, parallel_copy
+from .padding import pad
+
 # Bytes of im2col buffer filled and multiplied per step (measured on the benchmark layers: 8 MiB
 # beats 1-2 MiB here because each matmul call is then big enough to keep both cores busy).
 CHUNK_BYTES = 8 << 20
+# (image, channel) planes per depthwise step: 64 planes of 58x58 floats (padded input,
+# accumulator and scratch, about 2.6 MB) measured fastest on the benchmark layer; 16 or fewer
+# make the per-call overhead of NumPy dominate.
+DEPTHWISE_PLANES = 64
 
 
 def windows(xp, kernel_sizes, stride, dilation, out_sizes):
@@ -53,13 +60,18 @@ def windows(xp, kernel_sizes, stride, dilation, out_sizes):
         writeable=False)
 
 
-def correlate(xp, w, stride, dilation, groups, out_sizes):
-    """Cross-correlate a padded input with ``w``, with the strategy ``choose_strategy`` picks.
+def correlate(x, w, stride, dilation, groups, out_sizes, pads, mode="zeros"):
+    """Pad ``x`` by ``pads`` (mode ``mode``) and cross-correlate it with ``w``, with the strategy
+    ``choose_strategy`` picks.
 
-    xp : (N, C_in, *padded) ; w : (C_out, C_in // groups, *k) -> (N, C_out, *out_sizes)
+    x : (N, C_in, *in_sizes) ; w : (C_out, C_in // groups, *k) ; pads : one (lo, hi) per spatial dim
+    -> (N, C_out, *out_sizes)
     """
     strategy = choose_strategy(w.shape, stride)
-    return strategy(xp, w, tuple(stride), tuple(dilation), groups, tuple(out_sizes))
+    args = (w, tuple(stride), tuple(dilation), groups, tuple(out_sizes))
+    if strategy is _depthwise and mode == "zeros":
+        return _depthwise(x, *args, pads=pads)        # pads in cache, a few planes at a time
+    return strategy(pad(x, pads, mode), *args)
 
 
 def choose_strategy(w_shape, stride):
@@ -148,7 +160,7 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes):
         if buffer is None:
             buffer = np.empty(block.size, dtype=xp.dtype)
         cols = buffer[:block.size].reshape(block.shape)
-        np.copyto(cols, block)                                  # the im2col copy
+        parallel_copy(cols, block)                              # the im2col copy
         b, positions = n1 - n0, (r1 - r0) * math.prod(out_sizes[1:])
         np.matmul(w_mat, cols.reshape(b, groups, k_group, positions),
                   out=np.reshape(y[n0:n1, :, r0:r1], (b, groups, c_out // groups, positions),
@@ -184,56 +196,69 @@ def _flat_gemm(xp, w, stride, dilation, groups, out_sizes):
             buffer = np.empty(block.size, dtype=xp.dtype)
             product = np.empty(b * c_out * (r1 - r0) * row, dtype=xp.dtype)
         cols = buffer[:block.size].reshape(b, groups, k_group, span)
-        np.copyto(cols.reshape(block.shape), block)             # the im2col copy
+        parallel_copy(cols.reshape(block.shape), block)         # the im2col copy
         if not junk:
             np.matmul(w_mat, cols, out=np.reshape(y[n0:n1, :, r0:r1], (b, groups, -1, span),
                                                   copy=False))
             continue
         flat_out = product[:b * c_out * (r1 - r0) * row].reshape(b, c_out, r1 - r0, *padded[1:])
         np.matmul(w_mat, cols, out=flat_out.reshape(b, groups, c_out // groups, -1)[..., :span])
-        y[n0:n1, :, r0:r1] = flat_out[(Ellipsis, *(slice(0, o) for o in out_sizes[1:]))]
+        parallel_copy(y[n0:n1, :, r0:r1], flat_out[(Ellipsis, *(slice(0, o) for o in out_sizes[1:]))])
     return y
 
 
-def _depthwise(xp, w, stride, dilation, groups, out_sizes):
+def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None):
     """One input channel per group: y[n, g*m + j] = sum_t w[g*m + j, 0, t] * xp[n, g, i + t*d].
 
     A direct method: the prod(k) taps are multiply-accumulated, ``acc += w_t * shifted input``.
-    With stride 1 each tap reads ONE contiguous slice of the flattened input (``flat_geometry``),
+    The (image, channel) planes go ``DEPTHWISE_PLANES`` at a time through buffers that stay in
+    the core's cache: the planes are copied into a zero-bordered buffer (so ``xp`` may also be
+    the unpadded input, with ``pads`` its zero padding), then every tap streams through it.
+    With stride 1 each tap reads ONE contiguous slice of the flattened buffer (``flat_geometry``),
     so NumPy's loops run over thousands of numbers instead of over image rows (whose per-row
-    overhead would dominate a 3x3 kernel on 56x56); the junk positions are dropped at the end.
-    Blocks of (image, channels) run on all cores: NumPy releases the GIL inside ufuncs. A stride
-    > 1 is computed as stride 1 and subsampled.
+    overhead would dominate a 3x3 kernel on 56x56); the last tap's sum drops the junk positions
+    as it is written into y. Each core takes a contiguous range of planes (``parallel``). A
+    stride > 1 is computed as stride 1 and subsampled.
     """
     if any(s > 1 for s in stride):
         dense = tuple((o - 1) * s + 1 for o, s in zip(out_sizes, stride))
-        y = _depthwise(xp, w, (1,) * len(stride), dilation, groups, dense)
+        y = _depthwise(xp, w, (1,) * len(stride), dilation, groups, dense, pads)
         return np.ascontiguousarray(y[(Ellipsis, *(slice(None, None, s) for s in stride))])
-    n = xp.shape[0]
-    padded, kernel = xp.shape[2:], w.shape[2:]
+    n, sizes, kernel = xp.shape[0], xp.shape[2:], w.shape[2:]
+    pads = pads or [(0, 0)] * len(sizes)
+    padded = tuple(lo + size + hi for size, (lo, hi) in zip(sizes, pads))
+    interior = tuple(slice(lo, lo + size) for size, (lo, _) in zip(sizes, pads))
     mult = w.shape[0] // groups                              # output channels per input channel
     row, inner, tap_strides = flat_geometry(padded, kernel, dilation, out_sizes)
-    span = (out_sizes[0] - 1) * row + inner                  # flat outputs of one image
+    span = (out_sizes[0] - 1) * row + inner                  # flat outputs of one plane
     offsets = [sum(t * s for t, s in zip(tap, tap_strides)) for tap in np.ndindex(*kernel)]
-    xf = np.ascontiguousarray(xp).reshape(n, groups, 1, -1)
-    taps = w.reshape(groups, mult, -1)[..., None]              # (G, m, prod(k), 1)
-    y = np.empty((n, groups, mult, *out_sizes), dtype=xp.dtype)
+    planes = n * groups                                      # plane p is image p // G, channel p % G
+    x = xp.reshape(planes, *sizes)
+    taps = np.tile(w.reshape(groups, mult, -1), (n, 1, 1))[..., None]   # (N*G, m, prod(k), 1)
     grid = (out_sizes[0], *padded[1:])                        # the flat result, junk included
+    y = np.empty((planes, mult, *out_sizes), dtype=xp.dtype)
     valid = (Ellipsis, *(slice(0, o) for o in out_sizes))
 
-    def block(b, g):
-        acc = np.empty((g.stop - g.start, mult, math.prod(grid)), dtype=xp.dtype)
-        tmp = np.empty((g.stop - g.start, mult, span), dtype=xp.dtype)
-        head = acc[..., :span]                                # every valid output lies in here
-        np.multiply(xf[b, g, :, :span], taps[g, :, 0], out=head)      # tap 0 has offset 0
-        for t, off in enumerate(offsets[1:], start=1):
-            head += np.multiply(xf[b, g, :, off:off + span], taps[g, :, t], out=tmp)
-        y[b, g] = acc.reshape(acc.shape[:2] + grid)[valid]
+    def work(lo, hi):
+        block = np.zeros((DEPTHWISE_PLANES, *padded), dtype=xp.dtype)     # borders stay zero
+        flat = block.reshape(DEPTHWISE_PLANES, 1, -1)
+        acc = np.empty((DEPTHWISE_PLANES, mult, math.prod(grid)), dtype=xp.dtype)
+        tmp = np.empty_like(acc)
+        for p0 in range(lo, hi, DEPTHWISE_PLANES):
+            p = slice(p0, min(hi, p0 + DEPTHWISE_PLANES))
+            b = p.stop - p.start
+            block[(slice(0, b), *interior)] = x[p]                      # zero-pad, in cache
+            head, scratch = acc[:b, :, :span], tmp[:b, :, :span]         # valid outputs lie here
+            np.multiply(flat[:b, :, :span], taps[p, :, 0], out=head)      # tap 0 has offset 0
+            for t, off in enumerate(offsets[1:], start=1):
+                np.multiply(flat[:b, :, off:off + span], taps[p, :, t], out=scratch)
+                if t < len(offsets) - 1:
+                    head += scratch
+            if len(offsets) == 1:
+                y[p] = acc[:b].reshape((b, mult) + grid)[valid]
+            else:                                               # the last tap's sum goes to y
+                np.add(acc[:b].reshape((b, mult) + grid)[valid],
+                       tmp[:b].reshape((b, mult) + grid)[valid], out=y[p])
 
-    workers = os.cpu_count() or 1
-    parts = min(groups, -(-workers // n))          # split the channels if images < threads
-    bounds = [groups * i // parts for i in range(parts + 1)]
-    jobs = [(b, slice(lo, hi)) for b in range(n) for lo, hi in zip(bounds, bounds[1:])]
-    with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
-        list(pool.map(lambda job: block(*job), jobs))
+    parallel(work, planes)
     return y.reshape(n, groups * mult, *out_sizes)

@@ -19,7 +19,7 @@ from ._engine import correlate
 from .padding import dilate, pad
 from .shapes import output_shape, resolve_padding
 
-Plan = namedtuple("Plan", "x w bias stride dilation groups out_sizes pads")
+Plan = namedtuple("Plan", "x w bias stride dilation groups out_sizes pads padding_mode")
 
 
 def check_conv_args(x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode):
@@ -41,13 +41,15 @@ def check_conv_args(x, w, bias, stride, padding, dilation, input_dilation, group
 
 def plan_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, groups=1,
               padding_mode="zeros"):
-    """Validate every argument and return a ``Plan`` whose ``x`` is already dilated and padded."""
+    """Validate every argument and return a ``Plan``: ``x`` is already dilated (step 1), ``pads``
+    and ``padding_mode`` say how to pad it (step 2)."""
     x, w, bias, stride, dilation, input_dilation, pads = check_conv_args(
         x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode)
     out_sizes = output_shape(x.shape[2:], w.shape[2:], stride, pads, dilation, input_dilation)
     dtype = float_dtype(x, w) if bias is None else float_dtype(x, w, bias)
-    xp = pad(dilate(x.astype(dtype, copy=False), input_dilation), pads, padding_mode)
-    return Plan(xp, w.astype(dtype, copy=False), bias, stride, dilation, groups, out_sizes, pads)
+    x = dilate(x.astype(dtype, copy=False), input_dilation)
+    return Plan(x, w.astype(dtype, copy=False), bias, stride, dilation, groups, out_sizes, pads,
+                padding_mode)
 
 
 def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, groups=1,
@@ -71,7 +73,7 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, 
     """
     p = plan_conv(x, w, bias, stride=stride, padding=padding, dilation=dilation,
                   input_dilation=input_dilation, groups=groups, padding_mode=padding_mode)
-    y = correlate(p.x, p.w, p.stride, p.dilation, p.groups, p.out_sizes)
+    y = correlate(p.x, p.w, p.stride, p.dilation, p.groups, p.out_sizes, p.pads, p.padding_mode)
     if p.bias is not None:
         y += p.bias.reshape((-1,) + (1,) * len(p.out_sizes))  # y is freshly allocated
     return np.ascontiguousarray(y)
@@ -91,7 +93,7 @@ def conv_reference(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_di
     """
     p = plan_conv(x, w, bias, stride=stride, padding=padding, dilation=dilation,
                   input_dilation=input_dilation, groups=groups, padding_mode=padding_mode)
-    xp, w = p.x, p.w
+    xp, w = pad(p.x, p.pads, p.padding_mode), p.w
     batch, c_out, c_per_group = xp.shape[0], w.shape[0], w.shape[1]
     outputs_per_group = c_out // p.groups
     y = np.zeros((batch, c_out) + p.out_sizes, dtype=xp.dtype)
@@ -132,6 +134,13 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0, di
                   padding=[(d*(k-1) - p, d*(k-1) - p + op)])
 
     When ``p > d * (k - 1)`` that padding is negative, i.e. the result is cropped instead.
+
+    Computed phase by phase: with stride s, a fraction (s-1)/s of the dilated input is inserted
+    zeros, and most of the convolution's products would be multiplications by zero. Output
+    positions o = r + s*j of one phase r only ever meet the taps t with (r + p - t*d) % s == 0,
+    and those taps read the real samples x[j + c_t], c_t = (r + p - t*d) / s. So each phase is an
+    ordinary stride-1 convolution of x itself with that subset of taps (``_phase``), and the
+    s**ndim phases interleave into y. (This is the "sub-pixel" view of Shi et al., 2016.)
     """
     x, w, bias, c_out = check_conv_operands(x, w, bias, groups, weight_layout="IO")
     ndim = x.ndim - 2
@@ -144,21 +153,52 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0, di
             raise ValueError(f"output_padding[{i}]={op} must be smaller than stride or dilation "
                              f"(stride={s}, dilation={d}), as in PyTorch")
     check_int("groups", groups, 1)
-    # (C_in, C_out/g, *k) -> (g, C_in/g, C_out/g, *k) -> (g, C_out/g, C_in/g, *k) -> (C_out, C_in/g, *k)
-    c_in = x.shape[1]
-    k = w.shape[2:]
-    w_conv = w.reshape((groups, c_in // groups, c_out // groups) + k).swapaxes(1, 2)
-    w_conv = w_conv.reshape((c_out, c_in // groups) + k)[(Ellipsis,) + (slice(None, None, -1),) * ndim]
-    edges = [(d * (kk - 1) - p, d * (kk - 1) - p + op)
-             for kk, p, op, d in zip(k, padding, output_padding, dilation)]
-    for i, (n, kk, s, p, op, d) in enumerate(zip(x.shape[2:], k, stride, padding, output_padding,
-                                                 dilation)):
-        if (n - 1) * s - 2 * p + d * (kk - 1) + op + 1 < 1:
+    out_sizes = []
+    for i, (n, kk, s, p, op, d) in enumerate(zip(x.shape[2:], w.shape[2:], stride, padding,
+                                                 output_padding, dilation)):
+        out_sizes.append((n - 1) * s - 2 * p + d * (kk - 1) + op + 1)
+        if out_sizes[-1] < 1:
             raise ValueError(f"padding[{i}]={p} is too large: the transposed convolution output "
                              f"(n-1)*s - 2p + d(k-1) + output_padding + 1 would be < 1")
-    # Negative padding means cropping. With stride 1 inside the equivalent conv, cropping c input
-    # samples at an edge crops exactly c outputs there, so pad by max(e, 0) and crop afterwards.
-    y = conv(x, np.ascontiguousarray(w_conv), bias, input_dilation=stride, dilation=dilation,
-             groups=groups, padding=[(max(lo, 0), max(hi, 0)) for lo, hi in edges])
-    crop = tuple(slice(max(-lo, 0), y.shape[2 + i] - max(-hi, 0)) for i, (lo, hi) in enumerate(edges))
-    return np.ascontiguousarray(y[(Ellipsis,) + crop])
+    # (C_in, C_out/g, *k) -> (g, C_in/g, C_out/g, *k) -> (g, C_out/g, C_in/g, *k) -> (C_out, C_in/g, *k)
+    c_in, k = x.shape[1], w.shape[2:]
+    w_swap = w.reshape((groups, c_in // groups, c_out // groups) + k).swapaxes(1, 2)
+    w_swap = w_swap.reshape((c_out, c_in // groups) + k)
+    dtype = float_dtype(x, w) if bias is None else float_dtype(x, w, bias)
+    y = np.zeros((x.shape[0], c_out, *out_sizes), dtype=dtype)
+    for phase in np.ndindex(*stride):
+        plans = [_phase(*args) for args in zip(phase, x.shape[2:], k, stride, padding, dilation,
+                                                out_sizes)]
+        if any(plan is None for plan in plans):
+            continue                                   # no tap ever reaches these outputs: zeros
+        taps, dil, pads, crop = zip(*plans)
+        w_phase = w_swap[np.ix_(range(c_out), range(c_in // groups), *taps)]
+        y_phase = conv(x[(Ellipsis, *crop)], w_phase, dilation=dil, padding=pads, groups=groups)
+        y[(Ellipsis, *(slice(r, None, s) for r, s in zip(phase, stride)))] = y_phase
+    if bias is not None:
+        y += bias.reshape((-1,) + (1,) * ndim)
+    return y
+
+
+def _phase(r, n, k, s, p, d, out):
+    """One axis of phase r (outputs o = r, r + s, ...) of a transposed convolution, as a conv.
+
+    Output o = r + s*j gets x[i] * w[t] whenever i*s + t*d - p = o, i.e. i = j + (r + p - t*d)/s.
+    The taps with an integer i are every (s / gcd(s, d))-th one; listed last-to-first they read
+    x[j + c], x[j + c + dil], ... with c = (r + p - t_last*d) / s: a stride-1 correlation of x
+    with dilation dil, starting c samples in (padding -c, or cropping when c > 0).
+
+    Returns (taps, dil, (lo, hi), crop) -- the tap indices (reversed), the dilation, the padding
+    and the slice of x of that convolution -- or None when no tap or no output belongs to phase r.
+    """
+    count = len(range(r, out, s))                      # outputs in this phase
+    taps = [t for t in range(k) if (r + p - t * d) % s == 0][::-1]
+    if not taps or count == 0:
+        return None
+    dil = (taps[0] - taps[1]) * d // s if len(taps) > 1 else 1
+    lo = -((r + p - taps[0] * d) // s)                 # the padded input starts at x[-lo]
+    hi = (count - 1) + dil * (len(taps) - 1) + 1 - lo - n
+    start, stop = max(-lo, 0), n - max(-hi, 0)
+    if start >= stop:
+        return None                                    # the windows only ever cover padding
+    return taps, dil, (max(lo, 0), max(hi, 0)), slice(start, stop)

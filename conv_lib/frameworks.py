@@ -111,6 +111,41 @@ def torch_conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding
     return y.numpy()
 
 
+def jax_conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0, dilation=1,
+                       groups=1):
+    """PyTorch's transposed convolution computed by JAX as what it is: the gradient (VJP) of
+    ``lax.conv_general_dilated`` with respect to its input. w is (C_in, C_out // groups, *k).
+
+    The forward conv maps z (N, C_out, *out) to (N, C_in, *m) with the same weight read as
+    (O=C_in, I=C_out/groups); its VJP at the cotangent x is the transposed convolution. When
+    output_padding >= stride (allowed if dilation > stride), m exceeds x's sizes: those outputs
+    of the forward conv have no counterpart in x, so the cotangent is zero there.
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    x, w, bias = (None if a is None else np.asarray(a) for a in (x, w, bias))
+    ndim = x.ndim - 2
+    per = lambda v: (v,) * ndim if np.ndim(v) == 0 else tuple(v)
+    s, p, op, d = per(stride), per(padding), per(output_padding), per(dilation)
+    k = w.shape[2:]
+    out = [(n - 1) * si - 2 * pi + di * (ki - 1) + opi + 1
+           for n, ki, si, pi, opi, di in zip(x.shape[2:], k, s, p, op, d)]
+    letters = _spatial_letters(ndim)
+    forward = lambda z: lax.conv_general_dilated(
+        z, jnp.asarray(w), s, [(pi, pi) for pi in p], rhs_dilation=d,
+        dimension_numbers=("NC" + letters, "OI" + letters, "NC" + letters),
+        feature_group_count=groups, precision=lax.Precision.HIGHEST)
+    z = jnp.zeros((x.shape[0], w.shape[1] * groups, *out), dtype=x.dtype)
+    y_shape, vjp = jax.vjp(forward, z)
+    extra = [(0, m - n) for m, n in zip(y_shape.shape[2:], x.shape[2:])]
+    (y,) = vjp(jnp.pad(jnp.asarray(x), [(0, 0), (0, 0)] + extra))
+    if bias is not None:
+        y = y + jnp.asarray(bias).reshape((-1,) + (1,) * ndim)
+    return np.asarray(y)
+
+
 def _prepad_jax(x, pads, padding_mode):
     """Non-zero padding modes are not part of lax: pad with jnp.pad and convolve with no padding."""
     import jax.numpy as jnp
