@@ -468,13 +468,19 @@ def format_table(results):
                      f"(× torch {extra['vs_torch']:.2f}, × JAX {extra['vs_jax']:.2f}).")
     m = results["machine"]
     if "matmul" not in results:
-        return "\n".join(lines)
+        return _paragraphs(lines)
     mm = results["matmul"]
     lines.append(f"Float32 matmul {mm['n']}²: NumPy {mm['gflops']['numpy']:.0f} GFLOP/s, torch "
                  f"{mm['gflops']['torch']:.0f} GFLOP/s. NumPy BLAS: {m['numpy_blas']}. "
                  f"{results['date']} on {m['cpu']} ({m['logical_cpus']} CPUs); load average "
                  f"{results['loadavg_1min'][0]:.1f} → {results['loadavg_1min'][1]:.1f}.")
-    return "\n".join(lines)
+    return _paragraphs(lines)
+
+
+def _paragraphs(lines):
+    """The table, then every remark as its own Markdown paragraph (a blank line between them)."""
+    table = lines[:lines.index("")]
+    return "\n".join(table) + "\n\n" + "\n\n".join(line for line in lines[len(table):] if line)
 
 
 def run(quick=False, rounds=None, names=None, reference=True, extras=True, progress=None):
