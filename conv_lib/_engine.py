@@ -32,11 +32,12 @@ result has the dtype of xp (float32 stays float32). Every strategy takes the pad
 the depthwise one optionally the unpadded input and its zero padding).
 """
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._parallel import parallel, parallel_copy
 from .padding import pad
 
 # Bytes of im2col buffer filled and multiplied per step (measured on the benchmark layers: 8 MiB
@@ -46,6 +47,29 @@ CHUNK_BYTES = 8 << 20
 # accumulator and scratch, about 2.6 MB) measured fastest on the benchmark layer; 16 or fewer
 # make the per-call overhead of NumPy dominate.
 DEPTHWISE_PLANES = 64
+
+
+# Threads for the depthwise strategy (one per core the process may use), started on first use.
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_pool = None
+
+
+def parallel(work, n):
+    """Run ``work(lo, hi)`` on one contiguous piece of range(n) per core, in threads.
+
+    Threads are enough: NumPy releases the GIL inside its ufunc loops, so the pieces run at the
+    same time (only BLAS calls such as matmul use all cores by themselves). Returns when all
+    pieces are done, re-raising their errors.
+    """
+    global _pool
+    parts = min(WORKERS, n)
+    if parts <= 1:
+        return work(0, n)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="conv_lib")
+    bounds = [n * i // parts for i in range(parts + 1)]
+    for future in [_pool.submit(work, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
+        future.result()
 
 
 def windows(xp, kernel_sizes, stride, dilation, out_sizes):
@@ -160,7 +184,7 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes):
         if buffer is None:
             buffer = np.empty(block.size, dtype=xp.dtype)
         cols = buffer[:block.size].reshape(block.shape)
-        parallel_copy(cols, block)                              # the im2col copy
+        np.copyto(cols, block)                                  # the im2col copy
         b, positions = n1 - n0, (r1 - r0) * math.prod(out_sizes[1:])
         np.matmul(w_mat, cols.reshape(b, groups, k_group, positions),
                   out=np.reshape(y[n0:n1, :, r0:r1], (b, groups, c_out // groups, positions),
@@ -196,14 +220,14 @@ def _flat_gemm(xp, w, stride, dilation, groups, out_sizes):
             buffer = np.empty(block.size, dtype=xp.dtype)
             product = np.empty(b * c_out * (r1 - r0) * row, dtype=xp.dtype)
         cols = buffer[:block.size].reshape(b, groups, k_group, span)
-        parallel_copy(cols.reshape(block.shape), block)         # the im2col copy
+        np.copyto(cols.reshape(block.shape), block)             # the im2col copy
         if not junk:
             np.matmul(w_mat, cols, out=np.reshape(y[n0:n1, :, r0:r1], (b, groups, -1, span),
                                                   copy=False))
             continue
         flat_out = product[:b * c_out * (r1 - r0) * row].reshape(b, c_out, r1 - r0, *padded[1:])
         np.matmul(w_mat, cols, out=flat_out.reshape(b, groups, c_out // groups, -1)[..., :span])
-        parallel_copy(y[n0:n1, :, r0:r1], flat_out[(Ellipsis, *(slice(0, o) for o in out_sizes[1:]))])
+        y[n0:n1, :, r0:r1] = flat_out[(Ellipsis, *(slice(0, o) for o in out_sizes[1:]))]
     return y
 
 

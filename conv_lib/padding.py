@@ -12,7 +12,6 @@ Padding one axis of length ``n`` by ``(lo, hi)`` produces ``lo + n + hi`` sample
 import numpy as np
 
 from ._args import PADDING_MODES, check_int, is_int
-from ._parallel import parallel_copy
 
 
 def source_index(n, lo, hi, mode):
@@ -93,8 +92,7 @@ def pad(x, padding, mode="zeros", value=0.0):
         out = np.empty(x.shape[:first] + tuple(lo + n + hi for (lo, hi), n in
                                                zip(pairs, x.shape[first:])),
                        dtype=np.result_type(x.dtype, value))
-        middle = tuple(lead + [slice(lo, lo + n) for (lo, _), n in zip(pairs, x.shape[first:])])
-        parallel_copy(out[middle], x)                          # out[middle] = x, on every core
+        out[tuple(lead + [slice(lo, lo + n) for (lo, _), n in zip(pairs, x.shape[first:])])] = x
         for axis, (lo, hi) in enumerate(pairs, start=first):
             before = [slice(None)] * axis
             out[tuple(before + [slice(0, lo)])] = value
