@@ -78,6 +78,10 @@ def show_signal(values, ax=None, title=None, highlight=(), label=None, color="C0
     return ax
 
 
+# What a page without a kernel (the static book) shows in place of viz.live's controls.
+LIVE_NOTE = "Interactive controls: run this notebook in JupyterLab to use them."
+
+
 def live(draw, caption=None, **controls):
     """Interactive figure: ``draw(**values)`` must build and return a matplotlib Figure.
 
@@ -115,10 +119,14 @@ def live(draw, caption=None, **controls):
     box = widgets.VBox([widgets.HBox(list(controls.values()),
                                      layout=widgets.Layout(flex_flow="row wrap")), out])
     redraw()
-    # Where no widget manager runs (a static page), the text/plain fallback is what readers see:
-    # make it a sentence rather than the VBox(...) repr.
+    # Where no widget manager runs, a frontend falls back to another MIME type of this output:
+    # a sentence, not the VBox(...) repr. The static book needs the text/html one: its theme
+    # strips the widget view and, when no text/html is left, puts "ipywidgets - a Jupyter kernel
+    # connection is required to fully display this output" above the text/plain. JupyterLab
+    # ranks the widget renderer above HTML, so there the live controls show, exactly once.
     bundle = box._repr_mimebundle_()
-    bundle["text/plain"] = "[Interactive controls: run this notebook in JupyterLab to use them.]"
+    bundle["text/plain"] = f"[{LIVE_NOTE}]"
+    bundle["text/html"] = f'<p class="ck-live-note"><small><em>{escape(LIVE_NOTE)}</em></small></p>'
     display(bundle, raw=True)
     return Live(box, controls)
 
@@ -147,5 +155,7 @@ def markdown(text):
     from IPython.display import display
     from markdown_it import MarkdownIt
 
-    html = MarkdownIt("commonmark").enable("table").render(text)
+    # wide tables scroll sideways instead of being cut off at the page's text column
+    html = ('<div style="overflow-x: auto">'
+            + MarkdownIt("commonmark").enable("table").render(text) + "</div>")
     display({"text/html": html, "text/markdown": text, "text/plain": text}, raw=True)

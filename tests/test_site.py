@@ -2,9 +2,10 @@
 
 Every chapter page must exist, show at least one rendered figure, and show no error output,
 no exception text and no ipywidgets-only output (which a static page can only replace by "a
-Jupyter kernel connection is required"). Math must be styled by the site's own KaTeX CSS, not a
-CDN, the exercise notebooks must be downloadable, and the notebooks' outputs must come from the
-execution cache when ``make test`` ran them under nbval first (no second execution).
+Jupyter kernel connection is required"); viz.live's controls must read there as a one-line note.
+Math must be styled by the site's own KaTeX CSS, not a CDN, the exercise notebooks must be
+downloadable, and the notebooks' outputs must come from the execution cache when ``make test``
+ran them under nbval first (no second execution).
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from browser import chromium_path, serve
 from conftest import BOOK, EXECUTE_CACHE, ROOT, SITE, book_chapters, book_toc
+from conv_lib.viz import LIVE_NOTE
 from tests.nbval_myst_cache import cacheable_reason, myst_cache_key
 
 pytestmark = [pytest.mark.site, pytest.mark.slow, pytest.mark.xdist_group("site"),
@@ -42,6 +45,10 @@ EXERCISES = [
 ]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 IMAGE_MIMES = ("image/png", "image/svg+xml")
+# What the theme (thebe's stripWidgets) puts in place of a widget view that has no text/html
+# fallback: "<code>ipywidgets</code> - a Jupyter kernel connection is required to fully display
+# this output." It is rendered in the browser, so it never appears in the built HTML files.
+KERNEL_PLACEHOLDER = "kernel connection is required"
 CDN_ASSET = re.compile(r"https?://[^\"'\s)]+\.(?:css|woff2?|ttf|otf|eot)\b", re.I)
 
 
@@ -167,7 +174,77 @@ def test_widgets_leave_a_static_figure(pages, chapter):
                       "also display a static matplotlib figure in that cell (or hide the "
                       "widget output with the remove-output tag)")
     html = page["html"].read_text(encoding="utf-8")
-    assert "kernel connection is required" not in html
+    assert KERNEL_PLACEHOLDER not in html
+
+
+def _live_outputs(page) -> list[tuple[int, list[dict]]]:
+    """(index, outputs) of the output groups that hold an ipywidgets view (viz.live's controls)."""
+    return [(index, cell) for index, cell in enumerate(_outputs_by_cell(page["json"]["mdast"]))
+            if any(WIDGET_MIME in out.get("data", {}) for out in cell)]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_live_controls_fall_back_to_a_note(pages, chapter):
+    """Without a kernel the theme drops the widget view and renders the output's text/html; when
+    there is none it shows its 'kernel connection is required' placeholder instead. viz.live's
+    controls therefore carry our one-line note as text/html (and text/plain).
+
+    A failure here after changing conv_lib/viz.py can mean stale outputs: MyST's execution cache
+    (book/_build/execute) is keyed on the notebook's code only, so delete it and rebuild."""
+    page = pages[chapter]
+    problems = []
+    for index, cell in _live_outputs(page):
+        for out in cell:
+            data = out.get("data", {})
+            if WIDGET_MIME not in data:
+                continue
+            if LIVE_NOTE not in _text(data.get("text/html")):
+                problems.append(f"output group {index}: widget view without the text/html note")
+            if LIVE_NOTE not in _text(data.get("text/plain")):
+                problems.append(f"output group {index}: text/plain is {_text(data.get('text/plain'))[:80]!r}")
+    assert not problems, f"{chapter}:\n" + "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_live_chapters_show_the_note_not_the_kernel_placeholder(pages):
+    """What a reader sees: every chapter with viz.live controls, opened in headless Chromium, shows
+    the static figure and our note, and nowhere the theme's 'kernel connection is required'."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = chromium_path()
+    live = {chapter: pages[chapter] for chapter in CHAPTERS if _live_outputs(pages[chapter])}
+    assert live, "no chapter page has viz.live controls: is the test looking at the right site?"
+    problems = []
+    with serve(SITE) as base, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True,
+                                     args=["--no-sandbox", "--disable-gpu",
+                                           "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            for chapter, info in live.items():
+                expected = len(_live_outputs(info))
+                page.goto(f"{base}/{info['slug']}", wait_until="networkidle")
+                # Outputs with HTML are rendered client-side (thebe's passive renderer): wait until
+                # each widget output shows either the note or the placeholder.
+                try:
+                    page.wait_for_function(
+                        """([note, placeholder, n]) => {
+                            const text = document.body.innerText;
+                            return text.split(note).length - 1 + text.split(placeholder).length - 1 >= n;
+                        }""", arg=[LIVE_NOTE, KERNEL_PLACEHOLDER, expected], timeout=30_000)
+                except sync_api.TimeoutError:
+                    pass
+                text = page.inner_text("body")
+                if KERNEL_PLACEHOLDER in text or page.locator(".thebe-ipywidgets-placeholder").count():
+                    problems.append(f"{chapter}: shows {KERNEL_PLACEHOLDER!r}")
+                if text.count(LIVE_NOTE) != expected:
+                    problems.append(f"{chapter}: the note appears {text.count(LIVE_NOTE)} times, "
+                                    f"expected once per viz.live ({expected})")
+                figures = page.locator("[data-name=outputs-container] img")
+                if figures.count() == 0 or not figures.first.evaluate("img => img.naturalWidth > 0"):
+                    problems.append(f"{chapter}: no static figure image loaded")
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
 
 
 def test_chapters_are_numbered_in_toc_order(site):
