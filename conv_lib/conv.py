@@ -166,11 +166,14 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0, di
     w_swap = w.reshape((groups, c_in // groups, c_out // groups) + k).swapaxes(1, 2)
     w_swap = w_swap.reshape((c_out, c_in // groups) + k)
     dtype = float_dtype(x, w) if bias is None else float_dtype(x, w, bias)
-    y = np.zeros((x.shape[0], c_out, *out_sizes), dtype=dtype)
-    for phase in np.ndindex(*stride):
-        plans = [_phase(*args) for args in zip(phase, x.shape[2:], k, stride, padding, dilation,
-                                                out_sizes)]
-        if any(plan is None for plan in plans):
+    phases = {phase: [_phase(*args) for args in zip(phase, x.shape[2:], k, stride, padding,
+                                                     dilation, out_sizes)]
+              for phase in np.ndindex(*stride)}
+    # np.empty when every phase writes its outputs (the usual case), zeros otherwise
+    gaps = any(None in plans for plans in phases.values())
+    y = (np.zeros if gaps else np.empty)((x.shape[0], c_out, *out_sizes), dtype=dtype)
+    for phase, plans in phases.items():
+        if None in plans:
             continue                                   # no tap ever reaches these outputs: zeros
         taps, dil, pads, crop = zip(*plans)
         w_phase = w_swap[np.ix_(range(c_out), range(c_in // groups), *taps)]
