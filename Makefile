@@ -143,7 +143,18 @@ export SITE_OFFLINE_PY
 # The HTML build, exactly as `make book` and tests/test_site.py run it. --strict makes a notebook
 # error (or any MyST warning) fail the build. Notebooks whose outputs are already in MyST's cache
 # (book/_build/execute, e.g. written by the nbval run of `make test`) are not executed again.
+#
+# MyST keys that cache on the notebooks' code only, but the outputs also depend on conv_lib and on
+# the stored benchmark results: entries older than the newest of those files are deleted first,
+# so that changing conv_lib (or re-running the benchmark) and running `make book` re-executes.
+NOTEBOOK_INPUTS = $(wildcard conv_lib/*.py conv_lib/static/*.mjs benchmarks/*.py benchmarks/results.json)
 site: venv theme katex
+	@newest=$$(ls -t $(NOTEBOOK_INPUTS) | head -n 1); \
+	  if [ -d book/_build/execute ] && \
+	     [ -n "$$(find book/_build/execute -name '*.ipynb' ! -newer "$$newest" -print -quit)" ]; then \
+	    echo "Dropping cached notebook outputs older than $$newest"; \
+	    find book/_build/execute -name '*.ipynb' ! -newer "$$newest" -delete; \
+	  fi
 	@# MyST leaves the Jupyter server it started for execution running: stop it after the build.
 	cd book && status=0 && jupyter book build --html --execute --strict || status=$$?; \
 	  pkill -f "[j]upyter_server --ServerApp.root_dir $(CURDIR)/book" || true; exit $$status
