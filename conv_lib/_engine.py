@@ -33,6 +33,7 @@ the depthwise one optionally the unpadded input and its zero padding).
 """
 import math
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -70,6 +71,22 @@ def parallel(work, n):
     bounds = [n * i // parts for i in range(parts + 1)]
     for future in [_pool.submit(work, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
         future.result()
+
+
+# Scratch buffers (im2col columns, products with junk columns) are kept between calls, one set per
+# thread. A fresh multi-megabyte array costs a page fault per 4 KiB the first time it is written
+# (about 1 ms per 6 MB here), which is as much as the copy into it; frameworks keep workspaces
+# for the same reason.
+_scratch = threading.local()
+
+
+def scratch(name, size, dtype):
+    """A 1-D array of ``size`` elements, reused across calls (contents undefined)."""
+    cache = _scratch.__dict__.setdefault("buffers", {})
+    buf = cache.get((name, np.dtype(dtype)))
+    if buf is None or buf.size < size:
+        buf = cache[(name, np.dtype(dtype))] = np.empty(size, dtype=dtype)
+    return buf[:size]
 
 
 def windows(xp, kernel_sizes, stride, dilation, out_sizes):
@@ -178,12 +195,9 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes):
     w_mat = w.reshape(groups, c_out // groups, k_group)
     y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
     per_row = c_in * math.prod(kernel) * math.prod(out_sizes[1:])   # buffer entries per output row
-    buffer = None
     for n0, n1, r0, r1 in _chunks(n, out_sizes[0], per_row * xp.itemsize):
         block = view[(slice(n0, n1), Ellipsis, slice(r0, r1)) + (slice(None),) * (ndim - 1)]
-        if buffer is None:
-            buffer = np.empty(block.size, dtype=xp.dtype)
-        cols = buffer[:block.size].reshape(block.shape)
+        cols = scratch("cols", block.size, xp.dtype).reshape(block.shape)
         np.copyto(cols, block)                                  # the im2col copy
         b, positions = n1 - n0, (r1 - r0) * math.prod(out_sizes[1:])
         np.matmul(w_mat, cols.reshape(b, groups, k_group, positions),
@@ -210,22 +224,19 @@ def _flat_gemm(xp, w, stride, dilation, groups, out_sizes):
     y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
     junk = tuple(padded[1:]) != tuple(out_sizes[1:])
     item, (sn, sc) = xp.itemsize, xp.strides[:2]
-    buffer = product = None
     for n0, n1, r0, r1 in _chunks(n, out_sizes[0], c_in * math.prod(kernel) * row * item):
         b, span = n1 - n0, (r1 - r0 - 1) * row + inner          # flat outputs of rows r0..r1-1
         start = xp[n0:n1].reshape(-1)[r0 * row:]                 # first input read by this chunk
         block = as_strided(start, (b, c_in, *kernel, span),
                            (sn, sc, *(s * item for s in tap_strides), item), writeable=False)
-        if buffer is None:
-            buffer = np.empty(block.size, dtype=xp.dtype)
-            product = np.empty(b * c_out * (r1 - r0) * row, dtype=xp.dtype)
-        cols = buffer[:block.size].reshape(b, groups, k_group, span)
+        cols = scratch("cols", block.size, xp.dtype).reshape(b, groups, k_group, span)
         np.copyto(cols.reshape(block.shape), block)             # the im2col copy
         if not junk:
             np.matmul(w_mat, cols, out=np.reshape(y[n0:n1, :, r0:r1], (b, groups, -1, span),
                                                   copy=False))
             continue
-        flat_out = product[:b * c_out * (r1 - r0) * row].reshape(b, c_out, r1 - r0, *padded[1:])
+        flat_out = scratch("product", b * c_out * (r1 - r0) * row, xp.dtype).reshape(
+            b, c_out, r1 - r0, *padded[1:])
         np.matmul(w_mat, cols, out=flat_out.reshape(b, groups, c_out // groups, -1)[..., :span])
         y[n0:n1, :, r0:r1] = flat_out[(Ellipsis, *(slice(0, o) for o in out_sizes[1:]))]
     return y
