@@ -275,20 +275,21 @@ def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None):
     valid = (Ellipsis, *(slice(0, o) for o in out_sizes))
 
     def work(lo, hi):
-        block = np.zeros((DEPTHWISE_PLANES, *padded), dtype=xp.dtype)     # borders stay zero
-        flat = block.reshape(DEPTHWISE_PLANES, 1, -1)
-        acc = np.empty((DEPTHWISE_PLANES, mult, math.prod(grid)), dtype=xp.dtype)
+        chunk = min(DEPTHWISE_PLANES, hi - lo)
+        block = np.zeros((chunk, *padded), dtype=xp.dtype)          # its borders stay zero
+        flat = block.reshape(chunk, 1, -1)
+        acc = np.empty((chunk, mult, math.prod(grid)), dtype=xp.dtype)
         tmp = np.empty_like(acc)
-        for p0 in range(lo, hi, DEPTHWISE_PLANES):
-            p = slice(p0, min(hi, p0 + DEPTHWISE_PLANES))
+        for p0 in range(lo, hi, chunk):
+            p = slice(p0, min(hi, p0 + chunk))
             b = p.stop - p.start
             block[(slice(0, b), *interior)] = x[p]                      # zero-pad, in cache
-            head, scratch = acc[:b, :, :span], tmp[:b, :, :span]         # valid outputs lie here
+            head, product = acc[:b, :, :span], tmp[:b, :, :span]         # valid outputs lie here
             np.multiply(flat[:b, :, :span], taps[p, :, 0], out=head)      # tap 0 has offset 0
             for t, off in enumerate(offsets[1:], start=1):
-                np.multiply(flat[:b, :, off:off + span], taps[p, :, t], out=scratch)
+                np.multiply(flat[:b, :, off:off + span], taps[p, :, t], out=product)
                 if t < len(offsets) - 1:
-                    head += scratch
+                    head += product
             if len(offsets) == 1:
                 y[p] = acc[:b].reshape((b, mult) + grid)[valid]
             else:                                               # the last tap's sum goes to y
