@@ -137,11 +137,11 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0, di
 
     Computed phase by phase: with stride s, a fraction (s-1)/s of the dilated input along each
     axis is inserted zeros, and most of the convolution's products would be multiplications by
-    zero. Output
-    positions o = r + s*j of one phase r only ever meet the taps t with (r + p - t*d) % s == 0,
-    and those taps read the real samples x[j + c_t], c_t = (r + p - t*d) / s. So each phase is an
-    ordinary stride-1 convolution of x itself with that subset of taps (``_phase``), and the
-    s**ndim phases interleave into y (the "sub-pixel convolution" view of Shi et al., 2016).
+    zero. Output positions o = r + s*j of one phase r only ever meet the taps t with
+    (r + p - t*d) % s == 0, and those taps read the real samples x[j + c_t],
+    c_t = (r + p - t*d) / s. So each phase is an ordinary stride-1 convolution of x itself with
+    that subset of taps (``_phase``), and the s**ndim phases interleave into y (the "sub-pixel
+    convolution" view of Shi et al., 2016).
     """
     x, w, bias, c_out = check_conv_operands(x, w, bias, groups, weight_layout="IO")
     ndim = x.ndim - 2

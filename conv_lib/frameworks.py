@@ -17,6 +17,7 @@ Translations worth reading:
 """
 import numpy as np
 
+from ._args import per_dim
 from .conv import check_conv_args
 
 _TORCH_MODES = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
@@ -127,8 +128,9 @@ def jax_conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0
 
     x, w, bias = (None if a is None else np.asarray(a) for a in (x, w, bias))
     ndim = x.ndim - 2
-    per = lambda v: (v,) * ndim if np.ndim(v) == 0 else tuple(v)
-    s, p, op, d = per(stride), per(padding), per(output_padding), per(dilation)
+    s, d = per_dim("stride", stride, ndim), per_dim("dilation", dilation, ndim)
+    p = per_dim("padding", padding, ndim, minimum=0)
+    op = per_dim("output_padding", output_padding, ndim, minimum=0)
     k = w.shape[2:]
     out = [(n - 1) * si - 2 * pi + di * (ki - 1) + opi + 1
            for n, ki, si, pi, opi, di in zip(x.shape[2:], k, s, p, op, d)]
