@@ -49,9 +49,9 @@ help:
 	@echo "make test       run the whole test suite (JS tests, book notebooks with nbval, pytest tests/)"
 	@echo "make lab        open JupyterLab on book/ with the project's environment"
 	@echo "make serve      serve the built book at http://localhost:$(PORT)/"
-	@echo "make exercises  regenerate the exercise notebooks (python -m conv_lib.exercises)"
+	@echo "make exercises  regenerate the exercise notebooks (python -m conv_lib.tools.exercises)"
 	@echo "make grade SUBMISSIONS='a.ipynb b.ipynb' [GRADEBOOK=gradebook.csv]"
-	@echo "make widgets    rebundle the playground modules conv_lib/static/*.mjs from conv_lib/static/src/"
+	@echo "make widgets    rebundle the playground modules conv_lib/course/static/*.mjs from conv_lib/course/static/src/"
 	@echo "make golden     regenerate tests/js/golden.json (the playgrounds' expected numbers) from conv_lib"
 	@echo "make venv       create/refresh $(VENV) (no-op when pyproject.toml is unchanged)"
 	@echo "make clean      remove build outputs (keeps $(VENV))"
@@ -147,7 +147,7 @@ export SITE_OFFLINE_PY
 # MyST keys that cache on the notebooks' code only, but the outputs also depend on conv_lib and on
 # the stored benchmark results: entries older than the newest of those files are deleted first,
 # so that changing conv_lib (or re-running the benchmark) and running `make book` re-executes.
-NOTEBOOK_INPUTS = $(wildcard conv_lib/*.py conv_lib/static/*.mjs benchmarks/*.py benchmarks/results.json)
+NOTEBOOK_INPUTS = $(wildcard conv_lib/*.py conv_lib/course/*.py conv_lib/course/*/*.py conv_lib/course/static/*.mjs benchmarks/*.py benchmarks/results.json)
 site: venv theme katex
 	@newest=$$(ls -t $(NOTEBOOK_INPUTS) | head -n 1); \
 	  if [ -d book/_build/execute ] && \
@@ -176,7 +176,7 @@ serve:
 
 # ---------------------------------------------------------------------------------------------
 # The playgrounds: each widget is ONE self-contained ES module (MyST's {anywidget} copies only the
-# named file), bundled by esbuild from conv_lib/static/src/. The bundles are committed; the tests
+# named file), bundled by esbuild from conv_lib/course/static/src/. The bundles are committed; the tests
 # check them for drift against src/ and check tests/js/golden.json against conv_lib.
 
 ESBUILD_VERSION := 0.28.2
@@ -190,10 +190,10 @@ esbuild:
 	fi
 
 widgets: esbuild
-	node conv_lib/static/build.mjs
+	node conv_lib/course/static/build.mjs
 
 golden: venv
-	"$(PY)" -m conv_lib.golden
+	"$(PY)" -m tests.golden
 
 # ---------------------------------------------------------------------------------------------
 # Tests
@@ -230,7 +230,7 @@ lab: venv
 	jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/book
 
 exercises: venv
-	"$(PY)" -m conv_lib.exercises
+	"$(PY)" -m conv_lib.tools.exercises
 
 FEEDBACK ?= feedback
 GRADE_OPTS ?=

@@ -1,4 +1,4 @@
-"""Unit tests of conv_lib.checks: right answers pass, untouched ones get the friendly message, and
+"""Unit tests of conv_lib.course.checks: right answers pass, untouched ones get the friendly message, and
 typical wrong answers fail with the diagnosis that names the mistake."""
 import subprocess
 import sys
@@ -8,7 +8,7 @@ import pytest
 from numpy import pad as sneaky_pad
 
 import conv_lib
-from conv_lib import checks
+from conv_lib.course import checks
 
 NOT_ATTEMPTED = "not attempted yet"
 
@@ -39,7 +39,7 @@ def unattempted(*args, **kwargs):
 
 
 def test_importing_checks_does_not_import_frameworks():
-    code = ("import sys; from conv_lib import checks; "
+    code = ("import sys; from conv_lib.course import checks; "
             "print(any(m in sys.modules for m in ('torch', 'jax', 'flax')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

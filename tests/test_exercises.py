@@ -1,4 +1,4 @@
-"""exercises/ is generated from solutions/ (python -m conv_lib.exercises) and stays in sync.
+"""exercises/ is generated from solutions/ (python -m conv_lib.tools.exercises) and stays in sync.
 
 - the committed exercises/ is exactly what the generator writes (``--check``);
 - every released notebook keeps every setup and check cell of its solution, byte for byte, and
@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from conv_lib import exercises as gen
+from conv_lib.tools import exercises as gen
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("ex*.ipynb"))
@@ -28,7 +28,7 @@ SOLUTION_IDS = [p.stem for p in SOLUTIONS]
 
 def test_exercises_are_up_to_date():
     assert SOLUTIONS, "solutions/ has no exNN-*.ipynb notebooks"
-    proc = subprocess.run([sys.executable, "-m", "conv_lib.exercises", "--check"], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "conv_lib.tools.exercises", "--check"], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{proc.stderr}\nrun `make exercises` and commit exercises/"
 
@@ -262,7 +262,7 @@ def test_cli_reports_malformed_markers(tmp_path):
     nb = _tiny_solution()
     nb.cells[2].source = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n"
     nbformat.write(nb, solutions / "ex09-tiny.ipynb")
-    proc = subprocess.run([sys.executable, "-m", "conv_lib.exercises", "--solutions", str(solutions),
+    proc = subprocess.run([sys.executable, "-m", "conv_lib.tools.exercises", "--solutions", str(solutions),
                            "--exercises", str(tmp_path / "exercises")], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 2

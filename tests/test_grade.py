@@ -2,7 +2,7 @@
 
 Most tests use a tiny, self-contained fixture assignment built here (``ex98-fixture``: three
 exercises whose checks are defined in the setup cell, NumPy only), released into a temporary
-folder with ``conv_lib.exercises`` and passed to the grader with ``--release``, so they do not
+folder with ``conv_lib.tools.exercises`` and passed to the grader with ``--release``, so they do not
 depend on the content of solutions/ and exercises/. ``test_real_solutions_and_exercises`` grades
 the real notebooks: every solution must get full marks, every untouched exercise zero.
 """
@@ -23,8 +23,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from conv_lib import exercises as gen
-from conv_lib import grade
+from conv_lib.tools import exercises as gen
+from conv_lib.tools import grade
 
 pytestmark = pytest.mark.xdist_group("grade")
 

@@ -1,6 +1,6 @@
 """The playgrounds in a real browser (Debian chromium driven by Python playwright; nothing downloaded).
 
-1. Static book: a tiny MyST project laid out like the repository (book/ next to conv_lib/static/) with
+1. Static book: a tiny MyST project laid out like the repository (book/ next to conv_lib/course/static/) with
    the three ``{anywidget}`` blocks is built offline with the vendored theme, served on 127.0.0.1, and
    driven through its controls with the keyboard and mouse; the shapes, values, receptive fields and
    regions on screen must equal conv_lib's.
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from browser import chromium_path, free_port, serve
-from conv_lib.widgets import CausalStackExplorer, ConvPlayground, ReceptiveFieldGrowth
+from conv_lib.course.widgets import CausalStackExplorer, ConvPlayground, ReceptiveFieldGrowth
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -35,15 +35,15 @@ THEME = ROOT.parent / "shared" / "vendor" / "myst-book-theme-1.3.1.tar.gz"
 BIN = pathlib.Path(sys.executable).parent
 PAGE = """# Playgrounds
 
-:::{anywidget} ../conv_lib/static/conv_playground.mjs
+:::{anywidget} ../conv_lib/course/static/conv_playground.mjs
 { "input_size": 6, "kernel_size": 3 }
 :::
 
-:::{anywidget} ../conv_lib/static/causal_stack.mjs
+:::{anywidget} ../conv_lib/course/static/causal_stack.mjs
 { "layers": 3, "length": 24 }
 :::
 
-:::{anywidget} ../conv_lib/static/rf_growth.mjs
+:::{anywidget} ../conv_lib/course/static/rf_growth.mjs
 { "input_size": 16 }
 :::
 """
@@ -297,13 +297,13 @@ def test_static_book_playgrounds_follow_conv_lib(static_site, browser):
 NOTEBOOK = {
     "cells": [
         {"cell_type": "code", "id": "make", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": "from conv_lib.widgets import ConvPlayground\nw = ConvPlayground(stride=1)\nw"},
+         "source": "from conv_lib.course.widgets import ConvPlayground\nw = ConvPlayground(stride=1)\nw"},
         {"cell_type": "code", "id": "read", "metadata": {}, "execution_count": None, "outputs": [],
          "source": "print('STRIDE', w.stride, 'SHAPE', w.output_shape)"},
         {"cell_type": "code", "id": "write", "metadata": {}, "execution_count": None, "outputs": [],
          "source": "w.stride = 3"},
         {"cell_type": "code", "id": "others", "metadata": {}, "execution_count": None, "outputs": [],
-         "source": "from conv_lib.widgets import CausalStackExplorer, ReceptiveFieldGrowth\n"
+         "source": "from conv_lib.course.widgets import CausalStackExplorer, ReceptiveFieldGrowth\n"
                    "s = CausalStackExplorer(layers=3)\nr = ReceptiveFieldGrowth()\ndisplay(s, r)"},
         {"cell_type": "code", "id": "read-others", "metadata": {}, "execution_count": None, "outputs": [],
          "source": "print('LAYERS', s.layers, 'RF', s.receptive_field, 'NLAYERS', len(r.layers))"},

@@ -19,7 +19,7 @@ import pytest
 
 from browser import chromium_path, serve
 from conftest import BOOK, EXECUTE_CACHE, ROOT, SITE, book_chapters, book_toc
-from conv_lib.viz import LIVE_NOTE
+from conv_lib.course.viz import LIVE_NOTE
 from tests.nbval_myst_cache import cacheable_reason, myst_cache_key
 
 pytestmark = [pytest.mark.site, pytest.mark.slow, pytest.mark.xdist_group("site"),

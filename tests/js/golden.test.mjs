@@ -1,5 +1,5 @@
 // The playgrounds' JavaScript must agree EXACTLY with conv_lib. golden.json holds cases computed by
-// conv_lib (`python -m conv_lib.golden`); every bundle the book ships is checked against all of them,
+// conv_lib (`python -m tests.golden`); every bundle the book ships is checked against all of them,
 // so a bundle built from a stale core cannot pass.
 //
 //   node --test tests/js/
@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 const golden = JSON.parse(readFileSync(new URL("./golden.json", import.meta.url), "utf8"));
 const BUNDLES = ["conv_playground", "causal_stack", "rf_growth"];
 const modules = Object.fromEntries(await Promise.all(BUNDLES.map(async (name) =>
-  [name, await import(new URL(`../../conv_lib/static/${name}.mjs`, import.meta.url))])));
+  [name, await import(new URL(`../../conv_lib/course/static/${name}.mjs`, import.meta.url))])));
 
 /** Run f; return {value} or {kind, axis} of the ConvConfigError it threw (anything else rethrows). */
 function attempt(lib, f) {
@@ -104,7 +104,7 @@ for (const [name, lib] of Object.entries(modules)) {
     }
   });
 
-  test(`${name}: demo data and control ranges match conv_lib.widgets`, () => {
+  test(`${name}: demo data and control ranges match conv_lib.course.widgets`, () => {
     for (const c of golden.demo.inputs) assert.deepEqual(lib.demoInput(...c.shape), c.x);
     for (const c of golden.demo.kernels) assert.deepEqual(lib.demoKernel(c.name, ...c.shape), c.w, `${c.name} ${c.shape}`);
     assert.deepEqual(JSON.parse(JSON.stringify(lib.LIMITS)), golden.limits);

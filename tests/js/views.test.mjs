@@ -4,9 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-const conv = await import("../../conv_lib/static/conv_playground.mjs");
-const stack = await import("../../conv_lib/static/causal_stack.mjs");
-const rf = await import("../../conv_lib/static/rf_growth.mjs");
+const conv = await import("../../conv_lib/course/static/conv_playground.mjs");
+const stack = await import("../../conv_lib/course/static/causal_stack.mjs");
+const rf = await import("../../conv_lib/course/static/rf_growth.mjs");
 const getter = (obj) => (key) => (obj[key] === undefined ? conv.DEFAULTS[key] : obj[key]);
 
 test("playground: the shorthands of the directive body become per-axis settings", () => {

@@ -1,7 +1,7 @@
 // Pure arithmetic shared by the three playgrounds: no DOM, importable from Node.
 //
 // Every function mirrors one in conv_lib (Python) and must agree with it exactly; the Node tests in
-// tests/js/ compare them against tests/js/golden.json, which `python -m conv_lib.golden` writes from
+// tests/js/ compare them against tests/js/golden.json, which `python -m tests.golden` writes from
 // conv_lib itself. Errors are ConvConfigError objects whose `kind` names the rule that was broken:
 //
 //   out_of_range                a size, stride or dilation < 1, or a padding < 0

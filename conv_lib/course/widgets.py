@@ -1,34 +1,34 @@
 """Interactive playgrounds (anywidget) whose state is read back and recomputed by conv_lib.
 
 Each class is an ``anywidget.AnyWidget``: its view is one self-contained ES module in
-``conv_lib/static/`` (the same file the static book loads with the MyST ``{anywidget}`` directive),
+``conv_lib/course/static/`` (the same file the static book loads with the MyST ``{anywidget}`` directive),
 its settings are synced traitlets (set them from Python and the view follows; move a control and the
 trait follows), and its results are recomputed here by conv_lib, never taken from the browser:
 
-    >>> from conv_lib.widgets import ConvPlayground
+    >>> from conv_lib.course.widgets import ConvPlayground
     >>> w = ConvPlayground(input_size=5, kernel_size=3, stride=2, padding=1)
     >>> w.output_shape
     (3, 3)
     >>> w.output                      # conv_lib.conv on the current settings, shape (3, 3)
 
 The JavaScript computes the same numbers itself (so the static site needs no kernel); the Node tests
-in tests/js/ check it against golden cases that ``python -m conv_lib.golden`` derives from conv_lib.
+in tests/js/ check it against golden cases that ``python -m tests.golden`` derives from conv_lib.
 """
 import pathlib
 
 import numpy as np
 import traitlets as t
 
-from ._args import PADDING_MODES, is_int
-from .conv import conv
-from .padding import dilate, pad
-from .receptive import input_region, receptive_field, receptive_field_table
-from .shapes import output_size, resolve_padding
+from conv_lib._args import PADDING_MODES, is_int
+from conv_lib.conv import conv
+from conv_lib.padding import dilate, pad
+from conv_lib.receptive import input_region, receptive_field, receptive_field_table
+from conv_lib.shapes import output_size, resolve_padding
 
 try:
     import anywidget
 except ImportError as err:  # pragma: no cover - anywidget is a dependency of the project
-    raise ImportError("conv_lib.widgets needs the 'anywidget' package (pip install anywidget)") from err
+    raise ImportError("conv_lib.course.widgets needs the 'anywidget' package (pip install anywidget)") from err
 
 STATIC = pathlib.Path(__file__).parent / "static"
 

@@ -16,7 +16,7 @@ Value answers (predictions such as "the output is 56 wide") are never echoed bac
 message: the check says what is wrong and how to think about it, not what the number is.
 
 PyTorch, JAX and Flax are imported lazily, on the first check that needs them, so
-``from conv_lib import checks`` is cheap. JAX compiles every new shape, so each check runs all its
+``from conv_lib.course import checks`` is cheap. JAX compiles every new shape, so each check runs all its
 cases through PyTorch and only the first few through JAX.
 """
 import functools
@@ -31,11 +31,11 @@ from contextlib import redirect_stdout
 
 import numpy as np
 
-from . import frameworks as fw
-from .conv import conv, conv_transpose
-from .counts import conv_macs, conv_params
-from .padding import dilate
-from .receptive import receptive_field
+from conv_lib import frameworks as fw
+from conv_lib.conv import conv, conv_transpose
+from conv_lib.counts import conv_macs, conv_params
+from conv_lib.padding import dilate
+from conv_lib.receptive import receptive_field
 
 # ----------------------------------------------------------------------------------------------
 # Lazy framework imports (once per process)
@@ -1823,7 +1823,7 @@ def check_wavenet(model_cls, measure_rf):
 
 def _flax_pairs(padding, in_sizes, kernel, strides, dilation):
     """Flax/lax padding attribute -> list of (lo, hi) pairs (for hints)."""
-    from .shapes import resolve_padding
+    from conv_lib.shapes import resolve_padding
 
     if isinstance(padding, str):
         return resolve_padding(padding.lower(), in_sizes, kernel, strides, dilation)

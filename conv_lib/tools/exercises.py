@@ -1,7 +1,7 @@
 """Generate the student notebooks in ``exercises/`` from the worked notebooks in ``solutions/``.
 
-    python -m conv_lib.exercises            # (re)write exercises/*.ipynb
-    python -m conv_lib.exercises --check    # exit 1 if exercises/ is out of date
+    python -m conv_lib.tools.exercises            # (re)write exercises/*.ipynb
+    python -m conv_lib.tools.exercises --check    # exit 1 if exercises/ is out of date
 
 ``solutions/exNN-NAME.ipynb`` is the source of truth. For every solution notebook the generator
 writes ``exercises/exNN-NAME.ipynb`` where
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_DIR = ROOT / "solutions"
 EXERCISES_DIR = ROOT / "exercises"
 
@@ -242,7 +242,7 @@ def write(solutions_dir=SOLUTIONS_DIR, exercises_dir=EXERCISES_DIR):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m conv_lib.exercises", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m conv_lib.tools.exercises", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 if exercises/ differs from what would be generated")
     parser.add_argument("--solutions", default=str(SOLUTIONS_DIR), help="source folder (default: %(default)s)")
