@@ -27,6 +27,8 @@ from pathlib import Path
 
 import nbformat
 
+from conv_lib.tools import notebook_meta as meta
+
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_DIR = ROOT / "solutions"
 EXERCISES_DIR = ROOT / "exercises"
@@ -129,11 +131,6 @@ def strip_solution(source, exercise=None, *, notebook="<notebook>", cell_id="<ce
     return "\n".join(out), n_regions
 
 
-def _knobs(cell):
-    meta = cell.get("metadata", {}).get("conv_knobs", {})
-    return meta if isinstance(meta, dict) else {}
-
-
 def make_exercise(nb, notebook="<notebook>"):
     """Return the student version of the solution notebook ``nb`` (a new NotebookNode)."""
     nb = copy.deepcopy(nb)
@@ -146,17 +143,16 @@ def make_exercise(nb, notebook="<notebook>"):
         if cell_id in seen:
             raise MarkerError(f"{notebook}: duplicate cell id {cell_id!r}")
         seen.add(cell_id)
-        knobs = _knobs(cell)
-        role = knobs.get("role")
+        role = meta.role(cell)
         if role == "explanation":
             continue
         if cell.cell_type == "code":
-            new_source, n = strip_solution(cell.source, knobs.get("exercise"),
+            new_source, n = strip_solution(cell.source, meta.exercise(cell),
                                            notebook=notebook, cell_id=cell_id)
             if role == "answer" and n == 0:
                 raise MarkerError(f"{_where(notebook, cell_id)}: answer cell has no "
                                   f"'### BEGIN SOLUTION' region, so its solution would be released")
-            if role in ("check", "setup") and n:
+            if role in meta.PROTECTED_ROLES and n:
                 raise MarkerError(f"{_where(notebook, cell_id)}: a {role} cell must not contain "
                                   f"solution markers")
             cell.source = new_source
