@@ -1,0 +1,35 @@
+"""Instant feedback for the exercise notebooks: ``from conv_lib.course import checks``.
+
+Every ``check_*`` function takes the student's answer (a function, a class or plain values), runs it
+on random configurations, compares the result with PyTorch and JAX computed live (and with
+``conv_lib`` where that helps), and either prints one line starting with "✓" or raises an
+``AssertionError`` that says what went wrong:
+
+* the failing configuration, the expected and the obtained shape, the first differing index with
+  both values and the tolerance used;
+* a hint naming the typical mistake, found by computing the outputs of known-wrong variants
+  (ceil instead of floor, padding on the wrong side, dilation applied to the input, groups
+  ignored, kernel flipped, reflect vs symmetric, ...) and seeing which one the answer reproduces;
+* "not attempted yet" when the answer still raises ``NotImplementedError`` or is ``...``.
+
+Value answers (predictions such as "the output is 56 wide") are never echoed back in a failure
+message: the check says what is wrong and how to think about it, not what the number is.
+
+Layout: ``_harness`` (calling, comparing, messages, hints), ``_scratch`` (the from-scratch rule),
+``_refs`` (reference computations shared by several exercises) and one module per exercise
+notebook, ``ex01`` ... ``ex10``. PyTorch, JAX and Flax are imported lazily, on the first check that
+needs them, so importing this package is cheap.
+"""
+from ._harness import CheckBug
+from .ex01 import check_conv1d, check_conv_params, check_cross_correlation, check_filters, check_im2col
+from .ex02 import (check_56x56, check_explainer_examples, check_output_size, check_quick_shapes,
+                   check_same_padding, check_torch_accepts)
+from .ex03 import check_stride_floor, check_strided_conv, check_strided_macs
+from .ex04 import check_causal_conv1d, check_conv_with_padding, check_even_kernel, check_pad2d
+from .ex05 import check_dilate_kernel, check_dilated_conv2d, check_effective_size, check_same_padding_dilated
+from .ex06 import check_conv_input_grad, check_conv_transpose1d, check_transpose_output_size
+from .ex07 import check_pooled_rf, check_receptive_field, check_stacked_3x3, check_wavenet
+from .ex08 import check_depthwise_separable, check_flax_shapes, check_grouped_conv1d, check_port_conv
+from .ex10 import check_tcn_receptive_field, check_tcn_usage, check_temporal_block
+
+__all__ = [name for name in dir() if name.startswith("check_")] + ["CheckBug"]
