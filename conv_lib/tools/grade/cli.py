@@ -151,6 +151,8 @@ def main(argv=None):
                              "torch + jax + flax + matplotlib need about 2.1 GiB of it)")
     parser.add_argument("--keep-workdir", metavar="DIR", help="run in DIR and keep the repaired copies and the event log (DIR/events.jsonl)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    from conv_lib.tools.grade import classroom
+    classroom.add_arguments(parser)
     args = parser.parse_args(argv)
     if not Path(args.release).is_dir():
         parser.error(f"--release {args.release!r} is not a folder")
@@ -159,6 +161,8 @@ def main(argv=None):
     if not find_submissions(args.submissions):
         print("no notebooks found in " + " ".join(args.submissions), file=sys.stderr)
         return 1
+    if classroom.wanted(args):   # roster, late policy, exports, report, cache or Dask
+        return classroom.run(args, parser)
     started = time.monotonic()
     header, rows = grade(args.submissions, out=args.out, feedback_dir=args.feedback_dir,
                          release_dir=args.release, jobs=args.jobs, cell_timeout=args.cell_timeout,
