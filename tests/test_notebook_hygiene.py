@@ -115,3 +115,55 @@ def test_seed_heuristic(code, ok, tmp_path):
     else:
         with pytest.raises(AssertionError):
             test_randomness_is_seeded(path)
+
+
+# The book speaks in its own voice: it states a common belief in its own words, shows the truth
+# by running code and cites public references (book/references.bib). It never points at texts the
+# reader cannot see. The pattern is the project's acceptance grep for that rule.
+UNSEEN_SOURCES = re.compile(
+    r"our source|source textbook|explainer|widely read|drew on|popular (summary|article)"
+    r"|among this book's sources|one of our sources|practice problem", re.IGNORECASE)
+# Identifiers owned by the checks package (an exercise id and its check function) that still carry
+# the old wording; renaming them is a coordinated change of checks, grader and notebooks. Listed
+# here exactly, so any new occurrence (prose or code) fails.
+LEGACY_IDENTIFIERS = ("ex02-explainer-examples", "check_explainer_examples")
+VOICE_FILES = sorted(
+    [p for p in BOOK.rglob("*") if p.suffix in {".ipynb", ".md", ".bib", ".yml"}
+     and "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts] + NOTEBOOKS)
+
+
+def unseen_source_mentions(text: str) -> list[str]:
+    """The lines of `text` that refer to a source the reader cannot see."""
+    for name in LEGACY_IDENTIFIERS:
+        text = text.replace(name, "")
+    return [line.strip() for line in text.splitlines() if UNSEEN_SOURCES.search(line)]
+
+
+@pytest.mark.parametrize("path", sorted(set(VOICE_FILES)),
+                         ids=[str(p.relative_to(ROOT)) for p in sorted(set(VOICE_FILES))])
+def test_no_unseen_sources(path):
+    hits = unseen_source_mentions(path.read_text(encoding="utf-8"))
+    assert not hits, f"{path.relative_to(ROOT)} refers to sources the reader cannot see: {hits}"
+
+
+@pytest.mark.parametrize("text, hits", [
+    ("One of our sources works through it.", 1),
+    ("A JAX practice problem asks for this.", 1),
+    ("An explainer we used builds it.", 1),
+    ('"id": "ex02-explainer-examples-prompt"', 0),
+    ("checks.check_explainer_examples(a, b, c, d)", 0),
+    ("PyTorch's documentation states the rule [@pytorch-conv2d].", 0),
+])
+def test_unseen_source_pattern(text, hits):
+    assert len(unseen_source_mentions(text)) == hits
+
+
+@pytest.mark.parametrize("chapter", [c for c in book_chapters() if c[:2].isdigit()])
+def test_setup_cell_is_folded_on_the_site(chapter):
+    """The import cell that opens each chapter stays in the notebook but is folded on the site."""
+    nb = nbformat.read(BOOK / chapter, as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert "import" in first.source, f"{chapter}: the first code cell is not the import cell"
+    tags = first.metadata.get("tags", [])
+    assert {"hide-input", "remove-input"} & set(tags), (
+        f"{chapter}: tag the opening import cell `hide-input` (folded on the site)")
