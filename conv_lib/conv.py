@@ -10,14 +10,17 @@ One pipeline serves every knob, as in JAX's ``lax_reference``:
 window view and a matrix product (see ``_engine``). ``conv_transpose`` is ``conv`` with input
 dilation and a flipped kernel.
 """
+from __future__ import annotations
+
 from collections import namedtuple
+from typing import Any
 
 import numpy as np
 
-from ._args import check_conv_operands, check_int, check_mode, float_dtype, per_dim
+from ._args import IntOrSeq, Padding, check_conv_operands, check_int, check_mode, float_dtype, per_dim
 from ._engine import correlate
 from .padding import dilate, pad
-from .shapes import output_shape, resolve_padding
+from .shapes import output_shape, resolve_padding, transposed_output_size
 
 Plan = namedtuple("Plan", "x w bias stride dilation groups out_sizes pads padding_mode")
 
@@ -52,8 +55,9 @@ def plan_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilatio
                 padding_mode)
 
 
-def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, groups=1,
-         padding_mode="zeros"):
+def conv(x: Any, w: Any, bias: Any = None, *, stride: IntOrSeq = 1, padding: Padding = 0,
+         dilation: IntOrSeq = 1, input_dilation: IntOrSeq = 1, groups: int = 1,
+         padding_mode: str = "zeros") -> np.ndarray:
     """N-d convolution with PyTorch's layout and every knob of ``lax.conv_general_dilated``.
 
     Parameters
@@ -79,8 +83,9 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1, 
     return np.ascontiguousarray(y)
 
 
-def conv_reference(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation=1,
-                   groups=1, padding_mode="zeros"):
+def conv_reference(x: Any, w: Any, bias: Any = None, *, stride: IntOrSeq = 1, padding: Padding = 0,
+                   dilation: IntOrSeq = 1, input_dilation: IntOrSeq = 1, groups: int = 1,
+                   padding_mode: str = "zeros") -> np.ndarray:
     """The same convolution as ``conv``, as plain loops: slow on purpose, easy to trace by hand.
 
     With xp the dilated, padded input and Cg = C_in // groups input channels per group,
@@ -110,7 +115,9 @@ def conv_reference(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_di
     return y
 
 
-def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
+def conv_transpose(x: Any, w: Any, bias: Any = None, *, stride: IntOrSeq = 1, padding: IntOrSeq = 0,
+                   output_padding: IntOrSeq = 0, dilation: IntOrSeq = 1, groups: int = 1
+                   ) -> np.ndarray:
     """Transposed convolution with PyTorch's ``ConvTranspose{1,2,3}d`` semantics.
 
     Parameters
@@ -149,18 +156,9 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0, di
     padding = per_dim("padding", padding, ndim, minimum=0)
     output_padding = per_dim("output_padding", output_padding, ndim, minimum=0)
     dilation = per_dim("dilation", dilation, ndim)
-    for i, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
-        if op >= max(s, d):
-            raise ValueError(f"output_padding[{i}]={op} must be smaller than stride or dilation "
-                             f"(stride={s}, dilation={d}), as in PyTorch")
     check_int("groups", groups, 1)
-    out_sizes = []
-    for i, (n, kk, s, p, op, d) in enumerate(zip(x.shape[2:], w.shape[2:], stride, padding,
-                                                 output_padding, dilation)):
-        out_sizes.append((n - 1) * s - 2 * p + d * (kk - 1) + op + 1)
-        if out_sizes[-1] < 1:
-            raise ValueError(f"padding[{i}]={p} is too large: the transposed convolution output "
-                             f"(n-1)*s - 2p + d(k-1) + output_padding + 1 would be < 1")
+    out_sizes = [transposed_output_size(*args, axis=i) for i, args in enumerate(
+        zip(x.shape[2:], w.shape[2:], stride, padding, output_padding, dilation))]
     # (C_in, C_out/g, *k) -> (g, C_in/g, C_out/g, *k) -> (g, C_out/g, C_in/g, *k) -> (C_out, C_in/g, *k)
     c_in, k = x.shape[1], w.shape[2:]
     w_swap = w.reshape((groups, c_in // groups, c_out // groups) + k).swapaxes(1, 2)

@@ -18,7 +18,9 @@ Translations worth reading:
 import numpy as np
 
 from ._args import per_dim
+from .errors import ArgumentValueError
 from .conv import check_conv_args
+from .shapes import transposed_output_size
 
 _TORCH_MODES = {"reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 _NUMPY_MODES = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
@@ -50,6 +52,16 @@ def _resolve(x, w, bias, stride, padding, dilation, input_dilation, groups, padd
     return x, w, bias, stride, dilation, input_dilation, pads
 
 
+def channels_last(x):
+    """PyTorch's (N, C, *spatial) -> Flax/TF's (N, *spatial, C)."""
+    return np.moveaxis(np.asarray(x), 1, -1)
+
+
+def channels_first(x):
+    """Flax/TF's (N, *spatial, C) -> PyTorch's (N, C, *spatial)."""
+    return np.moveaxis(np.asarray(x), -1, 1)
+
+
 def oihw_to_hwio(w):
     """PyTorch/lax 'OIHW' weight (O, I, *k) -> Flax/TF 'HWIO' kernel (*k, I, O)."""
     w = np.asarray(w)
@@ -72,7 +84,8 @@ def torch_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilati
         x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode)
     ndim = x.ndim - 2
     if ndim > 3:
-        raise ValueError(f"PyTorch has conv1d/2d/3d only, got {ndim} spatial dims")
+        raise ArgumentValueError(f"PyTorch has conv1d/2d/3d only, got {ndim} spatial dims",
+                                 argument="x", kind="unsupported", value=ndim)
     xt, wt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(w))
     bt = None if bias is None else torch.from_numpy(np.ascontiguousarray(bias))
     if any(d > 1 for d in input_dilation):
@@ -132,8 +145,8 @@ def jax_conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=0
     p = per_dim("padding", padding, ndim, minimum=0)
     op = per_dim("output_padding", output_padding, ndim, minimum=0)
     k = w.shape[2:]
-    out = [(n - 1) * si - 2 * pi + di * (ki - 1) + opi + 1
-           for n, ki, si, pi, opi, di in zip(x.shape[2:], k, s, p, op, d)]
+    out = [transposed_output_size(*args, axis=i)
+           for i, args in enumerate(zip(x.shape[2:], k, s, p, op, d))]
     letters = _spatial_letters(ndim)
     forward = lambda z: lax.conv_general_dilated(
         z, jnp.asarray(w), s, [(pi, pi) for pi in p], rhs_dilation=d,
@@ -168,8 +181,10 @@ def jax_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilation
     x, w, bias, stride, dilation, input_dilation, pads = _resolve(
         x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode)
     if padding_mode != "zeros" and any(d > 1 for d in input_dilation):
-        raise ValueError("jax_conv: padding_mode other than 'zeros' with input_dilation > 1 is not "
-                         "expressible in lax (padding happens after dilation there)")
+        raise ArgumentValueError(
+            "jax_conv: padding_mode other than 'zeros' with input_dilation > 1 is not "
+            "expressible in lax (padding happens after dilation there)",
+            argument="padding_mode", kind="unsupported", value=padding_mode)
     letters = _spatial_letters(x.ndim - 2)
     xj, pads = _prepad_jax(jnp.asarray(x), pads, padding_mode)
     y = lax.conv_general_dilated(
@@ -194,10 +209,12 @@ def flax_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilatio
     x, w, bias, stride, dilation, input_dilation, pads = _resolve(
         x, w, bias, stride, padding, dilation, input_dilation, groups, padding_mode)
     ndim = x.ndim - 2
-    xj = jnp.asarray(np.moveaxis(x, 1, -1))                                # NCHW -> NHWC
+    xj = jnp.asarray(channels_last(x))                                     # NCHW -> NHWC
     if padding_mode != "zeros":
         if any(d > 1 for d in input_dilation):
-            raise ValueError("flax_conv: padding_mode other than 'zeros' needs input_dilation=1")
+            raise ArgumentValueError(
+                "flax_conv: padding_mode other than 'zeros' needs input_dilation=1",
+                argument="padding_mode", kind="unsupported", value=padding_mode)
         xj = jnp.pad(xj, [(0, 0)] + list(pads) + [(0, 0)], mode=_NUMPY_MODES[padding_mode])
         pads = [(0, 0)] * ndim
     layer = nnx.Conv(x.shape[1], w.shape[0], kernel_size=w.shape[2:], strides=stride,
@@ -207,7 +224,7 @@ def flax_conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, input_dilatio
     layer.kernel[...] = jnp.asarray(oihw_to_hwio(w))
     if bias is not None:
         layer.bias[...] = jnp.asarray(bias)
-    return np.moveaxis(np.asarray(layer(xj)), -1, 1)                      # NHWC -> NCHW
+    return channels_first(layer(xj))                                       # NHWC -> NCHW
 
 
 def compare(x, w, bias=None, **kwargs):

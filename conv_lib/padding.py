@@ -9,12 +9,17 @@ Padding one axis of length ``n`` by ``(lo, hi)`` produces ``lo + n + hi`` sample
     reflect    a mirror at each edge sample (the edge is not repeated): period 2(n - 1)
     circular   the other end (a torus):     i mod n
 """
+from __future__ import annotations
+
+from typing import Any, Sequence
+
 import numpy as np
 
-from ._args import PADDING_MODES, check_int, is_int
+from ._args import check_int, check_mode, is_int, shape_error
+from .errors import ArgumentTypeError, ArgumentValueError
 
 
-def source_index(n, lo, hi, mode):
+def source_index(n: int, lo: int, hi: int, mode: str) -> np.ndarray:
     """Input position read by each of the ``lo + n + hi`` padded positions, or -1 for 'zeros'.
 
     >>> source_index(4, 2, 2, "reflect").tolist()
@@ -36,37 +41,44 @@ def source_index(n, lo, hi, mode):
     return np.where((i >= 0) & (i < n), i, -1)  # zeros
 
 
-def _check_pad_args(x, padding, mode):
-    if not isinstance(mode, str) or mode not in PADDING_MODES:
-        raise ValueError(f"mode must be one of {PADDING_MODES}, got mode={mode!r}")
+def _check_pad_args(x: np.ndarray, padding: Any, mode: Any) -> list[tuple[int, int]]:
+    check_mode(mode, "mode")
     if is_int(padding) or not isinstance(padding, (tuple, list)):
-        raise TypeError(f"padding must be a sequence of (lo, hi) pairs, one per padded axis, "
-                        f"got padding={padding!r}")
+        raise ArgumentTypeError(f"padding must be a sequence of (lo, hi) pairs, one per padded "
+                                f"axis, got padding={padding!r}",
+                                argument="padding", kind="type", value=padding)
     if len(padding) > x.ndim:
-        raise ValueError(f"padding has {len(padding)} pairs but x has only {x.ndim} dims")
+        raise ArgumentValueError(f"padding has {len(padding)} pairs but x has only {x.ndim} dims",
+                                 argument="padding", kind="length", value=padding)
     pairs = []
     for a, pair in enumerate(padding):
+        name = f"padding[{a}]"
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise ValueError(f"padding[{a}] must be a (lo, hi) pair, got {pair!r}")
-        lo = check_int(f"padding[{a}][0]", pair[0], 0)
-        hi = check_int(f"padding[{a}][1]", pair[1], 0)
+            raise ArgumentValueError(f"{name} must be a (lo, hi) pair, got {pair!r}",
+                                     argument=name, kind="length", value=pair, axis=a)
+        lo = check_int(f"{name}[0]", pair[0], 0, axis=a)
+        hi = check_int(f"{name}[1]", pair[1], 0, axis=a)
         axis = x.ndim - len(padding) + a
         n = x.shape[axis]
         if mode == "reflect" and max(lo, hi) >= n:
-            raise ValueError(
-                f"reflect padding must be smaller than the input size: padding[{a}]=({lo}, {hi}) "
-                f"but axis {axis} has size {n} (valid: 0 <= pad <= {n - 1})")
+            raise ArgumentValueError(
+                f"reflect padding must be smaller than the input size: {name}=({lo}, {hi}) "
+                f"but axis {axis} has size {n} (valid: 0 <= pad <= {n - 1})",
+                argument=name, kind="reflect_pad_too_large", value=(lo, hi), axis=a)
         if mode == "circular" and max(lo, hi) > n:
-            raise ValueError(
-                f"circular padding may not wrap around more than once: padding[{a}]=({lo}, {hi}) "
-                f"but axis {axis} has size {n} (valid: 0 <= pad <= {n})")
+            raise ArgumentValueError(
+                f"circular padding may not wrap around more than once: {name}=({lo}, {hi}) "
+                f"but axis {axis} has size {n} (valid: 0 <= pad <= {n})",
+                argument=name, kind="circular_pad_too_large", value=(lo, hi), axis=a)
         if mode in ("replicate", "circular", "reflect") and n == 0 and lo + hi > 0:
-            raise ValueError(f"cannot pad an empty axis {axis} with mode={mode!r}")
+            raise ArgumentValueError(f"cannot pad an empty axis {axis} with mode={mode!r}",
+                                     argument=name, kind="empty_axis", value=(lo, hi), axis=a)
         pairs.append((lo, hi))
     return pairs
 
 
-def pad(x, padding, mode="zeros", value=0.0):
+def pad(x: Any, padding: Sequence[Sequence[int]], mode: str = "zeros",
+        value: float = 0.0) -> np.ndarray:
     """Pad the trailing ``len(padding)`` axes of ``x``.
 
     Parameters
@@ -105,7 +117,7 @@ def pad(x, padding, mode="zeros", value=0.0):
     return x
 
 
-def dilate(x, factors):
+def dilate(x: Any, factors: Sequence[int]) -> np.ndarray:
     """Insert ``f - 1`` zeros between neighbouring samples along the trailing ``len(factors)`` axes.
 
     This is JAX's ``lhs_dilation`` (input dilation): an axis of length n becomes (n - 1) * f + 1.
@@ -115,10 +127,13 @@ def dilate(x, factors):
     """
     x = np.asarray(x)
     if is_int(factors) or not isinstance(factors, (tuple, list)):
-        raise TypeError(f"factors must be a sequence of ints, one per dilated axis, got {factors!r}")
+        raise ArgumentTypeError(
+            f"factors must be a sequence of ints, one per dilated axis, got {factors!r}",
+            argument="factors", kind="type", value=factors)
     if len(factors) > x.ndim:
-        raise ValueError(f"factors has {len(factors)} entries but x has only {x.ndim} dims")
-    factors = [check_int(f"factors[{i}]", f, 1) for i, f in enumerate(factors)]
+        raise shape_error("factors", f"factors has {len(factors)} entries but x has only "
+                                     f"{x.ndim} dims")
+    factors = [check_int(f"factors[{i}]", f, 1, axis=i) for i, f in enumerate(factors)]
     if all(f == 1 for f in factors):
         return x
     lead = x.shape[:x.ndim - len(factors)]

@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, "..", "..");
+const repo = path.resolve(here, "..", "..", "..");
 export const WIDGETS = ["conv_playground", "causal_stack", "rf_growth"];
 export const ESBUILD_VERSION = "0.28.2";
 

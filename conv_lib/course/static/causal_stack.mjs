@@ -254,17 +254,18 @@ function normLayer(layer, i) {
   const d = checkInt(`layer ${i + 1} dilation`, arr[2] ?? 1, 1);
   const pRaw = arr[3] ?? 0;
   const p = checkInt(`layer ${i + 1} padding`, Array.isArray(pRaw) ? pRaw[0] : pRaw, 0);
-  return [k, s2, d, p];
+  const pHi = checkInt(`layer ${i + 1} padding`, Array.isArray(pRaw) ? pRaw[1] : pRaw, 0);
+  return [k, s2, d, p, pHi];
 }
 function receptiveFieldTable(layers) {
   const rows = [];
   let rf = 1;
   let jump = 1;
   let start = 0;
-  layers.map(normLayer).forEach(([k, s2, d, p], i) => {
+  layers.map(normLayer).forEach(([k, s2, d, p, pHi], i) => {
     rf += d * (k - 1) * jump;
     start -= p * jump;
-    rows.push({ layer: i + 1, kernel: k, stride: s2, dilation: d, padding: p, jump_in: jump, jump: jump * s2, rf, start });
+    rows.push({ layer: i + 1, kernel: k, stride: s2, dilation: d, padding: p, padding_hi: pHi, jump_in: jump, jump: jump * s2, rf, start });
     jump *= s2;
   });
   return rows;

@@ -313,7 +313,8 @@ function normLayer(layer, i) {
   const d = checkInt(`layer ${i + 1} dilation`, arr[2] ?? 1, 1);
   const pRaw = arr[3] ?? 0;
   const p = checkInt(`layer ${i + 1} padding`, Array.isArray(pRaw) ? pRaw[0] : pRaw, 0);
-  return [k, s, d, p];
+  const pHi = checkInt(`layer ${i + 1} padding`, Array.isArray(pRaw) ? pRaw[1] : pRaw, 0);
+  return [k, s, d, p, pHi];
 }
 
 /**
@@ -323,10 +324,10 @@ function normLayer(layer, i) {
 export function receptiveFieldTable(layers) {
   const rows = [];
   let rf = 1; let jump = 1; let start = 0;
-  layers.map(normLayer).forEach(([k, s, d, p], i) => {
+  layers.map(normLayer).forEach(([k, s, d, p, pHi], i) => {
     rf += d * (k - 1) * jump;
-    start -= p * jump;
-    rows.push({ layer: i + 1, kernel: k, stride: s, dilation: d, padding: p, jump_in: jump, jump: jump * s, rf, start });
+    start -= p * jump;   // only the left padding moves the region; pHi changes how many outputs exist
+    rows.push({ layer: i + 1, kernel: k, stride: s, dilation: d, padding: p, padding_hi: pHi, jump_in: jump, jump: jump * s, rf, start });
     jump *= s;
   });
   return rows;
