@@ -93,9 +93,14 @@ def read_roster(path):
             for field_name, names in ALIASES.items():
                 if norm in names and field_name not in columns:
                     columns[field_name] = header
-        # Canvas's own export calls its numeric user id "ID" and the login "SIS User ID"
-        if "id" in columns and columns["id"].strip() == "ID" and "SIS User ID" in (reader.fieldnames or []):
-            columns["canvas_id"], columns["id"] = columns["id"], "SIS User ID"
+        # Canvas's own export: Student (the name), ID (Canvas's user id), SIS User ID, SIS Login ID
+        names = [h.strip() for h in reader.fieldnames or []]
+        if "SIS User ID" in names and "Student" in names:
+            columns.update(id="SIS User ID", name="Student")
+            if "ID" in names:
+                columns["canvas_id"] = "ID"
+            if "SIS Login ID" in names:
+                columns["sis_login"] = "SIS Login ID"
         if "id" not in columns:
             raise ValueError(f"roster {path}: no student id column (one of {', '.join(ALIASES['id'])}); "
                              f"the columns are {reader.fieldnames}")
