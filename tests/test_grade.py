@@ -196,7 +196,7 @@ subs/custom-exc.ipynb,ex98-fixture,0,0,0,0,6,ok
 subs/deleted-checks.ipynb,ex98-fixture,2,1,3,6,6,ok
 subs/empty.ipynb,,,,,0,,invalid-notebook
 subs/ex98-fixture-alice.ipynb,ex98-fixture,2,1,3,6,6,ok
-subs/exit.ipynb,ex98-fixture,2,0,0,2,6,kernel-died
+subs/exit.ipynb,ex98-fixture,2,0,3,5,6,kernel-died
 subs/flood.ipynb,ex98-fixture,2,1,3,6,6,output-truncated
 subs/loop.ipynb,ex98-fixture,2,0,3,5,6,timeout
 subs/memory.ipynb,ex98-fixture,2,0,3,5,6,memory-error
@@ -304,7 +304,9 @@ def test_feedback_explains_failures(graded):
     assert "cell `ex98-size-answer` exceeded the cell time limit" in _feedback(work, "loop.md")
     text = _feedback(work, "exit.md")
     assert "cell `ex98-size-answer` killed the kernel" in text
-    assert "| ex98-clip | ✗ not run | 0 / 3 |" in text
+    assert "| ex98-size | ✗ not run | 0 / 1 |" in text          # the rest of the dead exercise
+    assert "the kernel died in cell `ex98-size-answer` of the same exercise" in text
+    assert "| ex98-clip | ✓ passed | 3 / 3 |" in text           # after the restart
     assert "MemoryError" in _feedback(work, "memory.md")
     assert "the file is empty" in _feedback(work, "empty.md")
     assert "not valid JSON" in _feedback(work, "notjson.md")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -11,6 +12,8 @@ import time
 from pathlib import Path
 
 from conv_lib.tools import notebook_meta as meta
+from conv_lib.tools.grade import sandbox as sandboxing
+from conv_lib.tools.grade import tamper
 from conv_lib.tools.grade.config import DEFAULT_RELEASE, cpu_count
 from conv_lib.tools.grade.feedback import feedback_markdown, feedback_names
 from conv_lib.tools.grade.gradebook import Submission, score, write_gradebook
@@ -35,8 +38,13 @@ def find_submissions(args):
     return sorted(((label, path) for path, label in found.items()), key=lambda pair: pair[0])
 
 
-def prepare(sub, releases, workdir, index, expected=None):
-    """Recognise, restore and write the working copy; sets sub.status for rows that will not run."""
+def prepare(sub, releases, workdir, index, expected=None, write=True):
+    """Recognise and restore a submission; sets sub.status for rows that will not run.
+
+    Sets ``sub.work_path`` (the working copy's path, in its own folder), ``sub.cell_order`` and
+    ``sub.static_flags``; the copy itself is written now only if ``write`` (else by
+    ``write_working_copy`` when its turn comes).
+    """
     try:
         nb = read_notebook(sub.path)
     except InvalidNotebook as exc:
@@ -65,34 +73,90 @@ def prepare(sub, releases, workdir, index, expected=None):
         return
     work, notes = restore(nb, sub.release)
     sub.notes.extend(notes)
-    folder = Path(workdir) / "notebooks" / f"{index:05d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    sub.work_path = folder / f"{name}.ipynb"
-    sub.work_path.write_text(json.dumps(work, indent=1, sort_keys=True, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
+    sub.cell_order = [cell.get("id") for cell in work.cells]
+    sub.static_flags = tamper.scan_notebook(work)
+    sub.work_path = Path(workdir) / "notebooks" / f"{index:05d}" / f"{name}.ipynb"
+    if write:
+        _write(work, sub.work_path)
+
+
+def _write(work, path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(work, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def write_working_copy(sub):
+    """Write ``sub``'s restored working copy (re-read from the submission) to ``sub.work_path``."""
+    work, _ = restore(read_notebook(sub.path), sub.release)
+    _write(work, sub.work_path)
+
+
+def remove_working_copy(sub):
+    """Delete the working copy's folder (whatever the kernel left in it)."""
+    shutil.rmtree(sub.work_path.parent, ignore_errors=True)
+
+
+def sandbox_choice(no_sandbox, ipython_dir):
+    """``(sandbox config or None, sentence for the instructor)``; runs the bwrap self-test."""
+    if no_sandbox:
+        return None, "no sandbox: --no-sandbox was given"
+    cfg = sandboxing.config(ipython_dir)
+    ok, reason = sandboxing.self_test(cfg)
+    if not ok:
+        return None, f"no sandbox: {reason}"
+    return cfg, f"bubblewrap sandbox ({cfg['bwrap']})"
+
+
+def finish(sub):
+    """Score one submission and settle its status (``tampered`` wins over every other status)."""
+    score(sub)
+    if sub.flags:
+        before = sub.status
+        sub.status = "tampered"
+        reasons = list(dict.fromkeys(f["reason"] for f in sub.flags))
+        sub.message = reasons[0] + (f" (and {len(reasons) - 1} more finding(s))" if len(reasons) > 1 else "")
+        if before not in (None, "ok", "tampered"):
+            sub.message += f"; the notebook also ended with status `{before}`"
 
 
 def grade(paths, *, out, feedback_dir=None, release_dir=DEFAULT_RELEASE, jobs=None, cell_timeout=120.0,
-          notebook_timeout=600.0, memory_gib=4.0, expected=None, workdir=None, keep=False, quiet=True):
-    """Grade submissions; write the gradebook (and feedback). Returns (header, rows)."""
+          notebook_timeout=600.0, memory_gib=4.0, expected=None, workdir=None, keep=False, quiet=True,
+          seed=None, sandbox=True):
+    """Grade submissions; write the gradebook (and feedback). Returns (header, rows).
+
+    ``seed``: the checks' seed (``CONV_KNOBS_CHECK_SEED``); None draws a fresh secret one.
+    ``sandbox``: run each kernel in bubblewrap (when available; see ``sandbox.py``).
+    Also writes ``<out stem>.json`` next to the gradebook: the run's seed, sandbox and options.
+    """
     releases = Releases(release_dir)
     subs = [Submission(label, path) for label, path in find_submissions(paths)]
+    seed = secrets.randbits(32) if seed is None else int(seed)
     tmp_owner = None
     if workdir is None:
         tmp_owner = tempfile.mkdtemp(prefix="conv-knobs-grade-")
         workdir = tmp_owner
     workdir = Path(workdir).resolve()
+    run_info = {"seed": seed, "sandbox": None, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "release": str(Path(release_dir).resolve()), "cell_timeout": cell_timeout,
+                "notebook_timeout": notebook_timeout, "memory_gib": memory_gib}
     try:
         for index, sub in enumerate(subs):
             try:
-                prepare(sub, releases, workdir, index, expected)
+                prepare(sub, releases, workdir, index, expected, write=False)
             except Exception as exc:  # a broken release or an unexpected notebook shape
                 sub.status, sub.message = "error", f"{type(exc).__name__}: {exc}"
         runnable = [s for s in subs if s.status is None and s.work_path is not None]
         if runnable:
+            (workdir / "ipython").mkdir(parents=True, exist_ok=True)
+            cfg, run_info["sandbox"] = sandbox_choice(not sandbox, workdir / "ipython")
             runner = Runner(workdir, jobs=jobs or cpu_count(), cell_timeout=cell_timeout,
                             notebook_timeout=notebook_timeout, memory_bytes=int(memory_gib * (1 << 30)),
-                            event_log=workdir / "events.jsonl" if keep else None)
+                            event_log=workdir / "events.jsonl" if keep else None, seed=seed, sandbox=cfg)
+            if cfg is None:
+                print(f"warning: grading WITHOUT a sandbox ({run_info['sandbox'][len('no sandbox: '):]}); "
+                      f"submissions can read and write everything the grader's user can", file=sys.stderr)
+            elif not quiet:
+                print(f"sandbox: {run_info['sandbox']}", file=sys.stderr)
             by_path = {s.work_path: s for s in runnable}
 
             def progress(path, result):
@@ -103,7 +167,9 @@ def grade(paths, *, out, feedback_dir=None, release_dir=DEFAULT_RELEASE, jobs=No
                           file=sys.stderr)
 
             try:
-                results = runner.run([s.work_path for s in runnable], progress=progress)
+                results = runner.run([s.work_path for s in runnable], progress=progress,
+                                     materialise=lambda path: write_working_copy(by_path[path]),
+                                     cleanup=None if keep else lambda path: remove_working_copy(by_path[path]))
             except Exception as exc:  # never lose the rows: whatever ran is reported below
                 results = getattr(runner, "partial_results", {})
                 print(f"grader failure: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -113,15 +179,16 @@ def grade(paths, *, out, feedback_dir=None, release_dir=DEFAULT_RELEASE, jobs=No
                 sub.result = result
                 sub.status, sub.message = result["status"], result.get("message", "")
         for sub in subs:
-            score(sub)
+            finish(sub)
         header, rows = write_gradebook(subs, out)
+        write_run_info(out, run_info, subs)
         if feedback_dir:
             folder = Path(feedback_dir)
             folder.mkdir(parents=True, exist_ok=True)
             names = feedback_names(subs)
             for sub in subs:
                 try:
-                    text = feedback_markdown(sub)
+                    text = feedback_markdown(sub, run_info)
                 except Exception as exc:  # a feedback bug must not cost the other files
                     text = f"# Feedback\n\n- Submission: `{sub.label}`\n- Status: `{sub.status}`\n\n" \
                            f"(feedback could not be rendered: {type(exc).__name__}: {exc})\n"
@@ -130,6 +197,20 @@ def grade(paths, *, out, feedback_dir=None, release_dir=DEFAULT_RELEASE, jobs=No
     finally:
         if tmp_owner and not keep:
             shutil.rmtree(tmp_owner, ignore_errors=True)
+
+
+def write_run_info(out, run_info, subs):
+    """``<out stem>.json``: the run's seed (to reproduce it with --seed), sandbox, options and findings."""
+    info = dict(run_info, submissions={
+        sub.label: {"status": sub.status, "score": sub.score, "points": sub.points,
+                    "flags": [f["reason"] for f in sub.flags],
+                    "parts": {ex: (d.get("report") or {}).get("parts") for ex, d in sub.details.items()
+                              if d.get("report")}}
+        for sub in subs})
+    path = Path(out).with_suffix(".json")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info, indent=1, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def main(argv=None):
@@ -151,6 +232,10 @@ def main(argv=None):
                              "torch + jax + flax + matplotlib need about 2.1 GiB of it)")
     parser.add_argument("--keep-workdir", metavar="DIR", help="run in DIR and keep the repaired copies and the event log (DIR/events.jsonl)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--seed", type=int, help="the checks' seed (default: a fresh secret one per run, "
+                        "recorded in <gradebook>.json; pass it again to reproduce a grade)")
+    parser.add_argument("--no-sandbox", action="store_true", help="run the kernels without bubblewrap "
+                        "(they can then read and write everything the grader's user can)")
     from conv_lib.tools.grade import classroom
     classroom.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -168,7 +253,7 @@ def main(argv=None):
                          release_dir=args.release, jobs=args.jobs, cell_timeout=args.cell_timeout,
                          notebook_timeout=args.notebook_timeout, memory_gib=args.memory,
                          expected=args.assignment, workdir=args.keep_workdir, keep=bool(args.keep_workdir),
-                         quiet=args.quiet)
+                         quiet=args.quiet, seed=args.seed, sandbox=not args.no_sandbox)
     counts = {}
     for row in rows:
         counts[row[-1]] = counts.get(row[-1], 0) + 1

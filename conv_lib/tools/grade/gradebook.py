@@ -22,21 +22,70 @@ class Submission:
         self.message = ""
         self.notes = []
         self.work_path = None
+        self.cell_order = []          # the working copy's cell ids, in order
         self.result = None
         self.points = {}              # exercise id -> points earned
         self.score = 0
+        self.static_flags = []        # tamper.scan_notebook findings on the working copy
+        self.flags = []               # every tampering finding: [{"cell", "reason"}] (static + guard)
+        self.details = {}             # exercise id -> {"verdict", "parts", "diagnoses", "status", ...}
+
+
+def _report_for(reports, exercise):
+    """The CheckResult reported for ``exercise`` (the last one for it, else the cell's last one)."""
+    mine = [r for r in reports if r.get("exercise") == exercise]
+    return (mine or reports or [None])[-1]
+
+
+def _share(points, report):
+    """Points for one check result: all for "passed", a share per passed part, else nothing."""
+    parts = report.get("parts") or []
+    parts = [p for p in parts if isinstance(p, (list, tuple)) and len(p) == 2]
+    if report.get("status") == "passed":
+        return points
+    if report.get("status") in ("failed", "not-attempted") and len(parts) > 1:
+        return round(points * sum(1 for _, ok in parts if ok is True) / len(parts), 2)
+    return 0
 
 
 def score(sub):
+    """Points per exercise (``sub.points``), ``sub.score`` and ``sub.details``; flags tampering.
+
+    A check cell earns its points when it passed; a check of the course (its released source calls
+    ``checks.``) is scored from the ``CheckResult`` it reported (partial credit per part) and must
+    report one. Every check from the first tampered cell on earns nothing.
+    """
     release = sub.release
-    cells = (sub.result or {}).get("cells", {})
-    sub.points, sub.score = {}, 0
+    result = sub.result or {}
+    cells = result.get("cells", {})
+    reports = result.get("reports", {})
+    sub.points, sub.score, sub.details = {}, 0, {}
+    sub.flags = list(sub.static_flags) + list(result.get("flags", []))
     if release is None:
         return
+    order = {cell_id: n for n, cell_id in enumerate(sub.cell_order)}
     for exercise, points, cell_id in release.exercises:
-        passed = cells.get(cell_id, {}).get("ok") is True
-        sub.points[exercise] = points if passed else 0
-        sub.score += sub.points[exercise]
+        cell = cells.get(cell_id, {})
+        report = _report_for(reports.get(cell_id, []), exercise)
+        expects = "checks." in release.protected[cell_id].source
+        if report is not None and report.get("status") == "passed" and cell.get("ok") is not True:
+            earned = 0
+        elif report is not None:
+            earned = _share(points, report)
+        else:
+            earned = points if cell.get("ok") is True else 0
+            if earned and expects and result.get("guarded", True):
+                sub.flags.append({"cell": cell_id, "reason": f"the check cell `{cell_id}` passed without "
+                                                             f"reporting a result to the grader"})
+        sub.details[exercise] = {"report": report, "cell": cell_id}
+        sub.points[exercise] = earned
+    if sub.flags:
+        first = min(order.get(f.get("cell"), 0) for f in sub.flags)   # unknown cell: all checks
+        for exercise, points, cell_id in release.exercises:
+            if order.get(cell_id, -1) >= first and sub.points[exercise]:
+                sub.points[exercise] = 0
+                sub.details[exercise]["tampered"] = True
+    sub.score = round(sum(sub.points.values()), 2)
 
 
 def _fmt(value):

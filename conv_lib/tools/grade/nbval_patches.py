@@ -124,3 +124,67 @@ def install(plugin):
     IPyNbFile.setup = setup
     IPyNbFile.teardown = teardown
     RunningKernel._ck_patched = True
+
+
+def restart_kernel(nbfile):
+    """Give ``nbfile`` a fresh kernel, started the way ``IPyNbFile.setup`` starts one.
+
+    The old kernel (dead or stopped) is shut down quietly; the caller then runs the kernel-side
+    setup in the new one (``plugin._kernel_started``).
+    """
+    from nbval import kernel as nbk
+    old = nbfile.kernel
+    if old is not None and not getattr(old, "_ck_stopped", False):
+        old.stop()
+    option = nbfile.parent.config.option
+    if option.nbval_current_env:
+        kernel_name = nbk.CURRENT_ENV_KERNEL_NAME
+    elif option.nbval_kernel_name:
+        kernel_name = option.nbval_kernel_name
+    else:
+        kernel_name = nbfile.nb.metadata.get("kernelspec", {}).get("name", "python")
+    nbfile.kernel = nbk.RunningKernel(kernel_name, cwd=str(nbfile.fspath.dirname),
+                                      startup_timeout=option.nbval_kernel_startup_timeout)
+
+
+def use_sandbox(cfg):
+    """Start every kernel of this process inside bubblewrap (``sandbox.argv``), talking over Unix sockets.
+
+    Replaces nbval's ``start_new_kernel``: each kernel gets a fresh connection folder under
+    ``cfg["kernel_root"]`` (its sockets and connection file, bound read-write into the sandbox), the
+    IPC transport (TCP would not cross ``--unshare-net``) and interrupts by message (a SIGINT to
+    the process group would end bwrap itself).
+    """
+    import os
+    import tempfile
+
+    from jupyter_client.manager import KernelManager
+    from nbval import kernel as nbk
+
+    from conv_lib.tools.grade import sandbox
+
+    class SandboxedKernelManager(KernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            cmd = super().format_kernel_cmd(extra_arguments)
+            return sandbox.argv(cfg, self._ck_cwd, self._ck_dir) + cmd
+
+    def start_new_kernel(startup_timeout=60, kernel_name="python", **kwargs):
+        kernel_dir = tempfile.mkdtemp(prefix="kernel-", dir=cfg["kernel_root"])
+        cwd = kwargs.get("cwd") or os.getcwd()
+        km = SandboxedKernelManager(kernel_name=kernel_name, kernel_spec_manager=nbk.NbvalKernelspecManager(),
+                                    transport="ipc", ip=os.path.join(kernel_dir, "ipc"),
+                                    connection_file=os.path.join(kernel_dir, "kernel.json"))
+        km._ck_cwd, km._ck_dir = cwd, kernel_dir
+        km.kernel_spec.interrupt_mode = "message"
+        km.start_kernel(**kwargs)
+        kc = km.client()
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=startup_timeout)
+        except RuntimeError:
+            kc.stop_channels()
+            km.shutdown_kernel()
+            raise
+        return km, kc
+
+    nbk.start_new_kernel = start_new_kernel

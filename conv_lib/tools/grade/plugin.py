@@ -9,6 +9,7 @@ output it keeps, and kills the kernel of a notebook that overruns the notebook t
 """
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -18,12 +19,15 @@ import threading
 import time
 from pathlib import Path
 
-from conv_lib.tools.grade import kernel_setup, nbval_patches
+from conv_lib.tools import notebook_meta as meta
+from conv_lib.tools.grade import kernel_guard, kernel_setup, nbval_patches
 from conv_lib.tools.grade.config import (CELL_OUTPUT_LIMIT, ENV_EVENTS_FD, ENV_FEED_FD, ENV_FSIZE, ENV_MEMORY,
-                                         ENV_NB_TIMEOUT, ENV_OUTPUT, MESSAGE_LIMIT, NOTEBOOK_OUTPUT_LIMIT,
+                                         ENV_NB_TIMEOUT, ENV_OUTPUT, ENV_SANDBOX, MESSAGE_LIMIT, NOTEBOOK_OUTPUT_LIMIT,
                                          TRUNCATION_MARK)
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+MAX_RESTARTS = 10   # kernel restarts per notebook (each re-runs the setup cells)
 
 
 def _clip(text, limit=MESSAGE_LIMIT):
@@ -64,6 +68,8 @@ class _GraderPlugin:
         self.current = None   # [notebook path, deadline, kernel pgid, watchdog fired]
         self.state = {}       # facts about the current notebook, reported in its "end" event
         nbval_patches.install(self)
+        if os.environ.get(ENV_SANDBOX):
+            nbval_patches.use_sandbox(json.loads(os.environ[ENV_SANDBOX]))
         from nbval.plugin import IPyNbCell
         self._IPyNbCell = IPyNbCell
         threading.Thread(target=self._watchdog, name="grader-watchdog", daemon=True).start()
@@ -87,7 +93,8 @@ class _GraderPlugin:
 
     def _run_notebook(self, session, path):
         from nbval.plugin import IPyNbFile
-        self.state = {"kernel_error": None, "dead": False, "cell_timeout": False, "truncated": False}
+        self.state = {"kernel_error": None, "dead": False, "cell_timeout": False, "truncated": False,
+                      "restarts": 0}
         with self.lock:
             deadline = time.monotonic() + self.nb_timeout if self.nb_timeout else math.inf
             self.current = [str(path), deadline, None, False]
@@ -95,15 +102,101 @@ class _GraderPlugin:
         try:
             nbfile = IPyNbFile.from_parent(session, path=path)
             items = list(nbfile.collect())
+            owners = _exercise_of_items(items)
             for i, item in enumerate(items):
                 nextitem = items[i + 1] if i + 1 < len(items) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+                if getattr(item, "_ck_skipped_after", None):
+                    continue
+                self._probe(nbfile, item)
+                if nextitem is not None and self._kernel_gone(nbfile):
+                    self._resume(nbfile, items, owners, i)
         except Exception as exc:
             self.state["kernel_error"] = self.state["kernel_error"] or f"{type(exc).__name__}: {exc}"
         with self.lock:
             fired = bool(self.current and self.current[3])
             self.current = None
         self.emit(ev="end", nb=str(path), notebook_timeout=fired, **self.state)
+
+    # -- kernel death: restart, re-run the setup cells, go on with the next exercise ----------------
+    def _kernel_gone(self, nbfile):
+        kernel = nbfile.kernel
+        if kernel is None or self.state["restarts"] >= MAX_RESTARTS:
+            return False
+        with self.lock:
+            if self.current is None or self.current[3]:     # the notebook's time is up: no restart
+                return False
+        return getattr(kernel, "_ck_stopped", False) or not nbval_patches.alive(kernel)
+
+    def _resume(self, nbfile, items, owners, i):
+        """The kernel died in ``items[i]``: skip the rest of its exercise, restart, re-run setup."""
+        dead_cell = items[i].cell.get("id")
+        exercise = owners[i]
+        j = i + 1
+        while exercise is not None and j < len(items) and owners[j] == exercise:
+            items[j].options["skip"] = True              # nbval skips the cell (pytest.skip)
+            items[j]._ck_skipped_after = dead_cell
+            j += 1
+        if j >= len(items):
+            return
+        self.state["dead"] = self.state["dead"] or not getattr(nbfile.kernel, "_ck_stopped", False)
+        self.state["cell_timeout"] |= bool(nbfile.timed_out)
+        self.state["restarts"] += 1
+        nbval_patches.restart_kernel(nbfile)
+        self._kernel_started(nbfile)                    # output cap and guard in the new kernel
+        nbfile.timed_out = False
+        for item in items[:i + 1]:
+            if meta.role(item.cell) == "setup":
+                status = self._execute(nbfile.kernel, item.cell.source, timeout=120)
+                if status != "ok":
+                    self.emit(ev="warning", nb=str(nbfile.path),
+                              text=f"after the restart the setup cell `{item.cell.get('id')}` ended with {status}")
+        self.emit(ev="restart", nb=str(nbfile.path), after=dead_cell, resume=items[j].cell.get("id"))
+
+    def _execute(self, kernel, code, timeout, **kwargs):
+        """Run ``code`` silently; return the reply status ("ok", "error", ...) or "no reply"."""
+        msg_id = kernel.kc.execute(code, silent=True, store_history=False, allow_stdin=False, **kwargs)
+        reply = self._shell_reply(kernel, msg_id, timeout)
+        self._last_reply = reply
+        return reply["content"].get("status", "?") if reply else "no reply"
+
+    @staticmethod
+    def _shell_reply(kernel, msg_id, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                msg = kernel.get_message("shell", timeout=max(0.1, end - time.monotonic()))
+            except Exception:
+                return None
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return msg
+        return None
+
+    # -- the guard: results of the checks and tampering, after every cell ---------------------------
+    def _probe(self, nbfile, item):
+        kernel = nbfile.kernel
+        if kernel is None or getattr(kernel, "_ck_stopped", False) or not nbval_patches.alive(kernel):
+            return
+        cell_id = item.cell.get("id")
+        try:
+            status = self._execute(kernel, "", 30, user_expressions={"ck": kernel_guard.PROBE_EXPRESSION})
+        except Exception as exc:
+            status = f"{type(exc).__name__}: {exc}"
+        payload = None
+        if status == "ok":
+            answer = self._last_reply["content"].get("user_expressions", {}).get("ck", {})
+            try:
+                payload = json.loads(ast.literal_eval(answer["data"]["text/plain"]))
+            except Exception:
+                payload = None
+        if not isinstance(payload, dict):
+            if not nbval_patches.alive(kernel):
+                return                                   # died meanwhile: reported as a death
+            payload = {"results": [], "flags": [f"the grader's guard did not answer after this cell ({status})"]}
+        results = [r for r in payload.get("results", []) if isinstance(r, dict)][:50]
+        flags = [str(f)[:300] for f in payload.get("flags", [])][:20]
+        if results or flags:
+            self.emit(ev="guard", nb=str(nbfile.path), id=cell_id, results=results, flags=flags)
 
     # -- watchdog: kill the kernel of a notebook that overruns --notebook-timeout ------------------
     def _watchdog(self):
@@ -130,12 +223,14 @@ class _GraderPlugin:
             if self.current:
                 self.current[2] = pgid
         self.emit(ev="kernel", nb=str(nbfile.path), pid=pid, pgid=pgid)
-        code = kernel_setup.install_code({"output_limit": self.output_limit, "mark": TRUNCATION_MARK})
+        code = kernel_setup.install_code({"output_limit": self.output_limit, "mark": TRUNCATION_MARK,
+                                          "guard": True})
         try:
-            msg_id = kernel.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
-            kernel.await_reply(msg_id, timeout=60)
-        except Exception as exc:  # not fatal: the notebook still runs, only without the cap
-            self.emit(ev="warning", nb=str(nbfile.path), text=f"output cap not installed: {exc}")
+            status = self._execute(kernel, code, timeout=120)
+        except Exception as exc:
+            status = f"{type(exc).__name__}: {exc}"
+        if status != "ok":   # the notebook still runs; the guard's probes will say it is missing
+            self.emit(ev="warning", nb=str(nbfile.path), text=f"kernel setup failed: {status}")
 
     def _cap_message(self, kernel, msg):
         """Keep at most NOTEBOOK_OUTPUT_LIMIT characters of output per notebook in this process."""
@@ -198,7 +293,11 @@ class _GraderPlugin:
             message = str(excinfo.value)
             with self.lock:
                 fired = bool(self.current and self.current[3])
-            if isinstance(excinfo.value, pytest.skip.Exception):
+            if getattr(item, "_ck_skipped_after", None):
+                event["result"] = "not-run"
+                event["ename"], event["evalue"] = "", (f"not run: the kernel died in cell "
+                                                       f"`{item._ck_skipped_after}` of the same exercise")
+            elif isinstance(excinfo.value, pytest.skip.Exception):
                 event["result"] = "skipped"
             elif "Kernel dead on test start" in message or call.when == "setup":
                 event["result"] = "not-run"
@@ -221,3 +320,12 @@ def _looks_like_oom(text):
                                    "resource_exhausted", "std::bad_alloc"))
 
 
+def _exercise_of_items(items):
+    """The exercise each collected cell belongs to: its own metadata, else the preceding cell's."""
+    owners, current = [], None
+    for item in items:
+        if meta.role(item.cell) == "setup":
+            current = None
+        current = meta.exercise(item.cell) or current
+        owners.append(current)
+    return owners

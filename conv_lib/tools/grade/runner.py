@@ -20,7 +20,8 @@ from collections import deque
 from pathlib import Path
 
 from conv_lib.tools.grade.config import (CELL_OUTPUT_LIMIT, ENV_EVENTS_FD, ENV_FEED_FD, ENV_FSIZE, ENV_MEMORY,
-                                         ENV_NB_TIMEOUT, ENV_OUTPUT, LOG_HEAD, LOG_TAIL, ROOT, cpu_count)
+                                         ENV_NB_TIMEOUT, ENV_OUTPUT, ENV_SANDBOX, ENV_CHECK_SEED, LOG_HEAD, LOG_TAIL,
+                                         ROOT, cpu_count)
 
 
 class _CappedLog:
@@ -211,8 +212,10 @@ class Runner:
     """Runs prepared notebooks on ``jobs`` persistent pytest processes; collects their results."""
 
     def __init__(self, workdir, *, jobs, cell_timeout, notebook_timeout, memory_bytes,
-                 startup_grace=180.0, kill_grace=30.0, event_log=None):
+                 startup_grace=180.0, kill_grace=30.0, event_log=None, seed=None, sandbox=None):
         self.workdir = Path(workdir)
+        self.seed = seed              # CONV_KNOBS_CHECK_SEED for every kernel (None: the practice seed)
+        self.sandbox = sandbox        # sandbox.config(...) or None
         self.event_log = event_log
         self.jobs = max(1, int(jobs))
         self.cell_timeout = cell_timeout
@@ -262,10 +265,19 @@ class Runner:
                                 "intra_op_parallelism_threads=1").strip()
         if self.memory_bytes:
             env[ENV_MEMORY] = str(int(self.memory_bytes))
+        env.pop(ENV_CHECK_SEED, None)
+        if self.seed is not None:
+            env[ENV_CHECK_SEED] = str(int(self.seed))
+        if self.sandbox:
+            env[ENV_SANDBOX] = json.dumps(dict(self.sandbox, kernel_root=str(self.runtime_dir)))
         return env
 
-    def run(self, notebooks, progress=None):
-        """``notebooks``: list of paths. Returns {path: result dict}; never raises for one notebook."""
+    def run(self, notebooks, progress=None, materialise=None, cleanup=None):
+        """``notebooks``: list of paths. Returns {path: result dict}; never raises for one notebook.
+
+        ``materialise(path)`` (optional) writes a working copy just before its turn and
+        ``cleanup(path)`` removes it once graded, so only the notebooks being run exist on disk.
+        """
         pending = deque((Path(p), 0) for p in notebooks)
         results = self.partial_results = {}
         lock = threading.Lock()
@@ -303,6 +315,8 @@ class Runner:
                                     pending.appendleft((path, attempts))
                             continue
                     try:
+                        if materialise is not None:
+                            materialise(path)
                         result = proc.run(path)
                     except Exception as exc:   # never stop half way
                         proc.stop(kill=True)
@@ -317,6 +331,8 @@ class Runner:
                             with lock:
                                 pending.append((path, attempts + 1))
                             continue
+                    if cleanup is not None:
+                        cleanup(path)
                     finish(path, result)
             finally:
                 proc.stop()
@@ -330,13 +346,24 @@ class Runner:
 
 
 def summarise(events):
-    """Turn one notebook's events into {status, message, cells: {cell id: cell event}}."""
-    cells = {}
+    """Turn one notebook's events into a result dict.
+
+    ``{"status", "message", "cells": {cell id: cell event}, "reports": {cell id: [CheckResult dicts
+    reported while that cell ran]}, "flags": [{"cell": id, "reason": text}] (tampering seen by the
+    kernel-side guard), "restarts": [{"after": dead cell id, "resume": cell id}], "warnings",
+    "truncated"}``
+    """
+    cells, reports, flags, restarts = {}, {}, [], []
     end = {}
     warnings = []
     for event in events:
         if event["ev"] == "cell" and event.get("id") is not None:
             cells.setdefault(event["id"], event)
+        elif event["ev"] == "guard":
+            reports.setdefault(event.get("id"), []).extend(event.get("results", []))
+            flags.extend({"cell": event.get("id"), "reason": reason} for reason in event.get("flags", []))
+        elif event["ev"] == "restart":
+            restarts.append({"after": event.get("after"), "resume": event.get("resume")})
         elif event["ev"] == "end":
             end = event
         elif event["ev"] == "warning":
@@ -352,7 +379,15 @@ def summarise(events):
     if end.get("notebook_timeout"):
         status, message = "timeout", "the notebook exceeded the notebook time limit; its kernel was killed"
     elif end.get("dead") or first("kernel-died"):
-        status, message = "kernel-died", where(first("kernel-died"), "killed the kernel (it exited or crashed)")
+        dead = [c for c in ordered if c.get("result") == "kernel-died"]
+        status = "kernel-died"
+        if len(dead) > 1:
+            message = "cells " + ", ".join(f"`{c.get('id')}`" for c in dead) + " killed the kernel"
+        else:
+            message = where(first("kernel-died"), "killed the kernel (it exited or crashed)")
+        if restarts:
+            message += ("; the grader restarted it, re-ran the setup cells and went on with the next "
+                        "exercise")
     elif end.get("cell_timeout") or first("timeout"):
         status, message = "timeout", where(first("timeout"), "exceeded the cell time limit and was interrupted")
     elif end.get("kernel_error"):
@@ -365,5 +400,5 @@ def summarise(events):
                                                f"was discarded")
     else:
         status, message = "ok", ""
-    return {"status": status, "message": message, "cells": cells, "warnings": warnings,
-            "truncated": bool(end.get("truncated"))}
+    return {"status": status, "message": message, "cells": cells, "reports": reports, "flags": flags,
+            "restarts": restarts, "warnings": warnings, "truncated": bool(end.get("truncated"))}
