@@ -148,3 +148,118 @@ def make_class(folder, students=12, *, assignment=DEFAULT_ASSIGNMENT, missing=No
     return {"folder": folder, "roster": roster, "course": folder / "course", "assignment": assignment,
             "profiles": profiles, "late": late, "missing": ids[students - missing:],
             "deadline": DEADLINE.isoformat()}
+
+
+# ------------------------------------------------------------------------------------------------
+# a local Dask cluster and the benchmark
+# ------------------------------------------------------------------------------------------------
+
+class local_dask_cluster:
+    """``with local_dask_cluster(2) as address:`` a scheduler and ``workers`` one-thread workers on
+    127.0.0.1, each its own process group, stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, workers=2, port=None):
+        self.workers, self.port, self.procs = workers, port, []
+
+    def __enter__(self):
+        import socket
+        if self.port is None:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+        address = f"tcp://127.0.0.1:{self.port}"
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+        dask = str(Path(sys.executable).with_name("dask"))
+        start = dict(cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(self.port),
+                                                "--no-dashboard"], **start))
+            for _ in range(self.workers):
+                self.procs.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--host", "127.0.0.1",
+                                                    "--no-dashboard", "--memory-limit", "0", "--death-timeout", "60"],
+                                                   **start))
+            from distributed import Client
+            with Client(address, timeout=60) as client:
+                client.wait_for_workers(self.workers, timeout=180)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return address
+
+    def __exit__(self, *exc):
+        import signal
+        for proc in reversed(self.procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self.procs = []
+        return False
+
+
+def grade_once(klass, out, *, dask=None, jobs=2):
+    """Grade the synthetic class with the late policy; returns (wall seconds, records)."""
+    from conv_lib.tools.grade import classroom, late
+    policy = late.LatePolicy.parse([klass["deadline"]], "10%/day, cap 50%, grace 15min")
+    started = time.monotonic()
+    outcome = classroom.grade_class(
+        [klass["course"]], out=Path(out) / "gradebook.csv", roster=klass["roster"], policy=policy, dask=dask,
+        runner_options={"jobs": jobs, "cell_timeout": 120.0, "notebook_timeout": 600.0,
+                        "memory_bytes": 4 << 30})
+    return time.monotonic() - started, outcome["records"]
+
+
+def table_row(name, wall, records, workers):
+    run = [r for r in records if r["status"] != "missing" and (r.get("timings") or {}).get("total")]
+    mean = {k: sum(r["timings"].get(k) or 0 for r in run) / max(1, len(run))
+            for k in ("total", "kernel", "setup", "cells", "checks")}
+    return {"mode": name, "submissions": len(run), "workers": workers, "wall_s": round(wall, 1),
+            "s_per_submission": round(wall / max(1, len(run)), 2),
+            **{f"mean_{k}_s": round(v, 2) for k, v in mean.items()}}
+
+
+def print_table(rows):
+    header = ["mode", "subs", "wall s", "s/sub", "notebook s", "kernel", "imports", "cells", "checks"]
+    print(" | ".join(header))
+    print(" | ".join("---" for _ in header))
+    for r in rows:
+        print(" | ".join(str(v) for v in (r["mode"], r["submissions"], r["wall_s"], r["s_per_submission"],
+                                          r["mean_total_s"], r["mean_kernel_s"], r["mean_setup_s"],
+                                          r["mean_cells_s"], r["mean_checks_s"])))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.grading", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=100, help="roster size (default 100)")
+    parser.add_argument("--assignment", default=DEFAULT_ASSIGNMENT)
+    parser.add_argument("--jobs", type=int, default=2, help="local pytest processes (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2)")
+    parser.add_argument("--no-dask", action="store_true", help="local grading only")
+    parser.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="conv-knobs-bench-") as tmp:
+        klass = make_class(Path(tmp) / "class", args.students, assignment=args.assignment)
+        rows = []
+        wall, records = grade_once(klass, Path(tmp) / "local", jobs=args.jobs)
+        rows.append(table_row(f"local, --jobs {args.jobs}", wall, records, args.jobs))
+        print_table(rows)
+        if not args.no_dask:
+            with local_dask_cluster(args.workers) as address:
+                wall, records = grade_once(klass, Path(tmp) / "dask", dask=address)
+            rows.append(table_row(f"Dask, {args.workers} workers", wall, records, args.workers))
+            print()
+            print_table(rows)
+    load = os.getloadavg()
+    print(f"\n{os.cpu_count()} CPUs, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+          f"(other work on the machine slows every row alike)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "load": load}, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

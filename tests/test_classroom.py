@@ -205,3 +205,12 @@ def test_cache_keys_and_only_merge(tmp_path):
     before = cache.exercise_set(release)
     _write(tmp_path / "ex.ipynb", json.dumps({"cells": [1]}))
     assert cache.exercise_set(release) != before and len(cache.grader_version()) == 16
+
+
+def test_report_falls_back_to_failure_messages_without_diagnosis_ids(tmp_path):
+    records = [_record(s, points=(0, 2), statuses=("failed", "passed"), diagnoses=((), ())) for s in ("a", "b")]
+    for record in records:
+        record["exercises"][0]["message"] = "ex-a: the output is one element too short\n  hint: count both ends"
+    summary = report.write_report(records, tmp_path)
+    assert summary["mistakes"] == {} and summary["undiagnosed"] == {"ex-a": [("the output is one element too short", 2)]}
+    assert "the output is one element too short" in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -187,7 +187,6 @@ def _latest_only(subs):
 
 def _run(subs, workdir, cache_dir, only, dask, runner_options, quiet):
     """Fill ``sub.result`` of every runnable submission; returns (notebooks run, results from cache)."""
-    from conv_lib.tools.grade.runner import Runner  # noqa: F401  (fail early if the grader is broken)
     store = cache_mod.ResultCache(cache_dir) if cache_dir else None
     runnable = [s for s in subs if s.status is None and s.work_path is not None]
     todo, from_cache = [], 0

@@ -49,6 +49,7 @@ def summarise(records, wall_seconds=None):
     per_exercise = defaultdict(Counter)
     max_points = {}
     mistakes = defaultdict(Counter)
+    headlines = defaultdict(Counter)   # failures the checks gave no diagnosis id: first message line
     examples = {}
     for record in submitted:
         for ex in record.get("exercises", []):
@@ -58,6 +59,10 @@ def summarise(records, wall_seconds=None):
             for diagnosis in ex.get("diagnoses") or []:
                 mistakes[name][diagnosis] += 1
                 examples.setdefault(diagnosis, (ex.get("message") or "").strip().splitlines()[:1])
+            if ex.get("status") == "failed" and not ex.get("diagnoses"):
+                headline = (ex.get("message") or "").strip().splitlines()[:1]
+                if headline:   # "<exercise>: <what is wrong>" -> what is wrong
+                    headlines[name][headline[0].split(": ", 1)[-1][:120]] += 1
     percents = [100.0 * r["score"] / r["max_score"] for r in submitted
                 if r.get("max_score") and r.get("score") is not None]
     seconds = [r["timings"]["total"] for r in submitted if (r.get("timings") or {}).get("total")]
@@ -77,6 +82,7 @@ def summarise(records, wall_seconds=None):
         "max_points": max_points,
         "mistakes": {name: mistakes[name].most_common() for name in sorted(mistakes)},
         "examples": {k: (v[0] if v else "") for k, v in examples.items()},
+        "undiagnosed": {name: headlines[name].most_common() for name in sorted(headlines)},
         "seconds": seconds, "timing": timing, "wall_seconds": wall_seconds,
         "failing": sorted((r for r in submitted if r["status"] not in ("ok", "output-truncated")
                            or not r.get("score")), key=lambda r: (r["status"], r["student"]))[:25],
@@ -139,6 +145,12 @@ def plot_mistakes(summary, top=12):
     for name, items in summary["mistakes"].items():
         for diagnosis, count in items:
             pairs[diagnosis] += count
+    title = "Most common diagnosed mistakes"
+    if not pairs:   # no check reported a diagnosis id: the most common failure messages instead
+        for name, items in summary["undiagnosed"].items():
+            for headline, count in items:
+                pairs[f"{name}: {headline[:60]}"] += count
+        title = "Most common failure messages (no diagnosis ids)"
     items = pairs.most_common(top)
     fig = _figure(7.2, 0.9 + 0.3 * max(1, len(items)))
     ax = fig.add_subplot()
@@ -150,7 +162,7 @@ def plot_mistakes(summary, top=12):
         ax.text(0.5, 0.5, "no diagnosed mistakes", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
     ax.set_xlabel("submissions")
-    ax.set_title("Most common diagnosed mistakes")
+    ax.set_title(title)
     return _png(fig)
 
 
@@ -220,6 +232,7 @@ def render_html(summary, images, title="Class report"):
         cards.append(("grading time", f"{summary['wall_seconds']:.0f} s"))
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+             "<link rel='icon' href='data:,'>",   # no favicon request: the page needs nothing else
              f"<title>{_e(title)}</title><style>{CSS}</style></head><body>", f"<h1>{_e(title)}</h1>",
              "<div class='cards'>" + "".join(f"<div class='card'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards) +
              "</div>",
@@ -242,6 +255,11 @@ def render_html(summary, images, title="Class report"):
         parts.append(_table(["exercise", "mistake", "submissions", "example message"], rows, numeric={2}))
     else:
         parts.append("<p>No check diagnosed a known mistake.</p>")
+    if summary["undiagnosed"]:
+        rows = [[name, headline, count] for name, items in summary["undiagnosed"].items()
+                for headline, count in items[:5]]
+        parts += ["<p>Failures without a diagnosis, by the first line of the check's message:</p>",
+                  _table(["exercise", "message", "submissions"], rows, numeric={2})]
     parts.append("<h2>Submissions to look at</h2>")
     if summary["failing"]:
         rows = [[r["student"], r["assignment"], r["status"], f"{r.get('score', '')}/{r.get('max_score', '')}",
