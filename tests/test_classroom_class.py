@@ -173,6 +173,10 @@ def test_regrading_with_one_added_submission_runs_only_that_one(graded, tmp_path
     newcomer = info["missing"][0]
     source = next(base / "course" / "submitted" / s for s, p in info["profiles"].items() if p == "correct")
     shutil.copytree(source, tmp_path / "course" / "submitted" / newcomer)
+    notebook = tmp_path / "course" / "submitted" / newcomer / "ex02-output-shape" / "ex02-output-shape.ipynb"
+    nb = json.loads(notebook.read_text())   # an identical notebook would (rightly) come from the cache
+    nb["cells"].append({"cell_type": "markdown", "id": "mine", "metadata": {}, "source": f"by {newcomer}"})
+    notebook.write_text(json.dumps(nb))
     started = time.monotonic()
     log = _grade(tmp_path, "out", "--cache", "cache", "--json-dir", "out/json")
     print(f"regrade with one new submission: {time.monotonic() - started:.1f} s")

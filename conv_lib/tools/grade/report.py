@@ -72,6 +72,7 @@ def summarise(records, wall_seconds=None):
     return {
         "students": len(students), "records": len(records), "submitted": len(submitted),
         "missing": sum(r["status"] == "missing" for r in records),
+        "missing_students": sorted((r["student"], r["assignment"]) for r in records if r["status"] == "missing"),
         "late": sum(bool((r.get("late") or {}).get("late")) for r in submitted),
         "cached": sum(bool(r.get("cached")) for r in submitted),
         "status": Counter(r["status"] for r in records),
@@ -105,7 +106,7 @@ def _figure(width, height):
 
 def _png(fig):
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight", pad_inches=0.1)
     return buffer.getvalue()
 
 
@@ -220,6 +221,13 @@ def _table(header, rows, numeric=()):
     return "\n".join(out)
 
 
+def _num(value):
+    if value is None or value == "":
+        return "–"
+    value = round(float(value), 2)
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
 def _pct(value):
     return "–" if value is None else f"{value:.0f}%"
 
@@ -262,11 +270,16 @@ def render_html(summary, images, title="Class report"):
                   _table(["exercise", "message", "submissions"], rows, numeric={2})]
     parts.append("<h2>Submissions to look at</h2>")
     if summary["failing"]:
-        rows = [[r["student"], r["assignment"], r["status"], f"{r.get('score', '')}/{r.get('max_score', '')}",
-                 (r.get("message") or "; ".join(r.get("notes") or []))[:160]] for r in summary["failing"]]
+        rows = [[r["student"], r["assignment"], r["status"], f"{_num(r.get('score'))}/{_num(r.get('max_score'))}",
+                 (r.get("message") or " ".join(r.get("notes") or []))[:200]] for r in summary["failing"]]
         parts.append(_table(["student", "assignment", "status", "score", "why"], rows))
     else:
         parts.append("<p>Every submission ran to the end and scored points.</p>")
+    if summary["missing_students"]:
+        shown = summary["missing_students"][:100]
+        parts.append(f"<p>No submission ({len(summary['missing_students'])}): " +
+                     ", ".join(_e(f"{s} ({a})") for s, a in shown) +
+                     (" …" if len(summary["missing_students"]) > len(shown) else "") + "</p>")
     parts += ["<h2>Grading time</h2>", img("timing.png", "Grading time per submission")]
     rows = [[r["student"], r["assignment"], f"{r['timings']['total']:.1f}"] +
             [f"{(r['timings'].get(k) or 0):.1f}" for k, _ in TIMING_PARTS] for r in summary["slowest"]]
