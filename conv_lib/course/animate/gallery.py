@@ -88,26 +88,27 @@ def figure_html(title, args, fmt="gif"):
     anim = from_command(args)
     data = base64.b64encode(anim.to_bytes(fmt)).decode("ascii")
     cmd = command(args, f"{slug(title)}.{fmt}")
-    return (f'<figure style="margin:0;min-width:0">'
+    return (f'<figure style="margin:0;width:{anim.scene.width}px;max-width:100%">'
             f'<img src="data:image/{fmt};base64,{data}" width="{anim.scene.width}" '
-            f'alt="{html.escape(title)}: {html.escape(args)}" '
+            f'height="{anim.scene.height}" alt="{html.escape(title)}: {html.escape(args)}" '
             f'style="max-width:100%;height:auto;display:block">'
             f'<figcaption style="font-size:0.9em"><strong>{html.escape(title)}</strong>'
-            f'<pre style="white-space:pre-wrap;word-break:break-word;margin:0.3em 0 0;'
-            f'font-size:0.8em"><code>{html.escape(cmd)}</code></pre></figcaption></figure>')
+            f'<pre style="white-space:pre-wrap;margin:0.3em 0 0;font-size:0.8em;'
+            f'overflow-x:auto"><code>{html.escape(cmd)}</code></pre></figcaption></figure>')
 
 
-def grid_html(cases, fmt="gif", min_width=260):
-    """A responsive grid of figures (one column on a phone)."""
+def grid_html(cases, fmt="gif"):
+    """The figures side by side at their natural size (the same scale for all), wrapping onto
+    new rows; a figure wider than the page (a phone) shrinks to fit."""
     figures = "".join(figure_html(title, args, fmt) for title, args in cases)
-    return (f'<div style="display:grid;gap:1.2em;grid-template-columns:'
-            f'repeat(auto-fill,minmax(min({min_width}px,100%),1fr))">{figures}</div>')
+    return (f'<div style="display:flex;flex-wrap:wrap;gap:1.5em 2em;align-items:flex-start">'
+            f'{figures}</div>')
 
 
-def show(cases, fmt="gif", min_width=260):
+def show(cases, fmt="gif"):
     """Display the cases in a notebook (HTML, so the static book renders it too)."""
     from IPython.display import display
-    display({"text/html": grid_html(cases, fmt, min_width),
+    display({"text/html": grid_html(cases, fmt),
              "text/plain": f"{len(cases)} animations"}, raw=True)
 
 

@@ -291,7 +291,7 @@ def _conv_caption(model):
     if any(lo or hi for lo, hi in pads):
         same = all(lo == hi for lo, hi in pads) and len({lo for lo, _ in pads}) == 1
         text = str(pads[0][0]) if same else " ".join(f"({lo},{hi})" for lo, hi in pads)
-        parts.append(f"padding {text} {model.mode}")
+        parts.append(f"padding {text}" + ("" if model.mode == "zeros" else f" {model.mode}"))
     return " · ".join(parts) + f" → output {_times(model.output.shape)}"
 
 
