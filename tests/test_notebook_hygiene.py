@@ -167,3 +167,18 @@ def test_setup_cell_is_folded_on_the_site(chapter):
     tags = first.metadata.get("tags", [])
     assert {"hide-input", "remove-input"} & set(tags), (
         f"{chapter}: tag the opening import cell `hide-input` (folded on the site)")
+
+
+EXERCISE_SETS = sorted((ROOT / "solutions").glob("ex*.ipynb")) + sorted((ROOT / "exercises").glob("ex*.ipynb"))
+
+
+@pytest.mark.parametrize("path", EXERCISE_SETS, ids=[str(p.relative_to(ROOT)) for p in EXERCISE_SETS])
+def test_exercise_sets_start_with_their_warm_ups(path):
+    """Within a set, an exercise is worth at least as many points as the one before it: the
+    one-point warm-ups (quick predictions) come first, the from-scratch implementations last."""
+    nb = nbformat.read(path, as_version=4)
+    points = [(c.metadata["conv_knobs"]["exercise"], c.metadata["conv_knobs"]["points"])
+              for c in nb.cells if c.metadata.get("conv_knobs", {}).get("role") == "check"]
+    assert points, f"{path.name}: no check cells"
+    assert [p for _, p in points] == sorted(p for _, p in points), (
+        f"{path.name}: harder exercises come before warm-ups: {points}")
