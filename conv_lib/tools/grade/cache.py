@@ -47,17 +47,28 @@ def grader_version():
     return _digest(files)[:16]
 
 
-def checks_sources():
-    course = ROOT / "conv_lib" / "course"
-    files = sorted((course / "checks").rglob("*.py")) if (course / "checks").is_dir() else []
-    if (course / "checks.py").is_file():
-        files.append(course / "checks.py")
-    return files
+def checks_sources(assignment=None):
+    """The check modules an assignment's checks run: the shared ones (``_*.py``, ``__init__.py``)
+    and ``exNN.py`` of the assignment ``exNN-...`` (every module when ``assignment`` is None)."""
+    folder = ROOT / "conv_lib" / "course" / "checks"
+    files = sorted(folder.glob("*.py")) if folder.is_dir() else []
+    if assignment:
+        own = assignment.split("-", 1)[0] + ".py"
+        files = [f for f in files if f.name.startswith("_") or f.name == own]
+    single = folder.with_suffix(".py")   # before the checks became a package
+    return files + ([single] if single.is_file() else [])
 
 
 def exercise_set(release_path):
-    """Hash of a released notebook together with every check module."""
-    return _digest([Path(release_path)] + checks_sources())[:16]
+    """Hash of a released notebook together with the check modules it uses.
+
+    A release whose protected cells never mention ``conv_lib.course`` (e.g. a course's own
+    assignment with its checks in the setup cell) depends on the notebook only.
+    """
+    release_path = Path(release_path)
+    text = release_path.read_text(encoding="utf-8", errors="replace")
+    files = checks_sources(release_path.stem) if "conv_lib.course" in text else []
+    return _digest([release_path] + files)[:16]
 
 
 def notebook_hash(path):

@@ -62,6 +62,13 @@ def run(args, parser, runner_options=None):
     """Command-line entry: validate the class options, grade, print one summary line."""
     if args.only and not args.cache:
         parser.error("--only EXERCISE needs --cache DIR (the other exercises' results come from it)")
+    if args.only:
+        from conv_lib.tools.grade.release import Releases
+        releases = Releases(args.release)
+        known = sorted(ex for name in releases.names for ex, _, _ in releases.get(name).exercises)
+        if args.only not in known:
+            parser.error(f"--only {args.only!r} is not an exercise of the released notebooks in {args.release} "
+                         f"({', '.join(known[:8])}{', ...' if len(known) > 8 else ''})")
     try:
         policy = late.LatePolicy.parse(args.deadline, args.late_penalty)
         canvas_ids = dict(pair.split("=", 1) for pair in (args.canvas_ids or "").split(",") if "=" in pair)
