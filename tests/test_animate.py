@@ -7,6 +7,7 @@ highlight where the model says, and the same call gives the same bytes twice.
 """
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import subprocess
@@ -54,8 +55,8 @@ TRANSPOSED_CASES = [
 def _reference_conv(m, case):
     """conv_lib.conv of the model's own arrays with the case's arguments."""
     kw = {k: case[k] for k in ("stride", "padding", "dilation", "input_dilation") if k in case}
-    return conv_lib.conv(m.x[None, None], m.kernel[None, None], padding_mode=case.get("mode", "zeros"),
-                         **kw)[0, 0]
+    return conv_lib.conv(m.x[None, None], m.kernel[None, None],
+                         padding_mode=case.get("mode", "zeros"), **kw)[0, 0]
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
@@ -264,12 +265,16 @@ def test_formats_frames_and_options():
     assert webp.n_frames == 9
     png = Image.open(io.BytesIO(a.to_bytes("png", frame=2)))
     assert png.size == (a.scene.width, a.scene.height)
-    assert png.convert("RGB").getpixel(_edge_pixel(a.scene.boxes["input"][a.model.frames[2].taps[0]])) == (0, 0, 0)
+    first_tap = a.scene.boxes["input"][a.model.frames[2].taps[0]]
+    assert png.convert("RGB").getpixel(_edge_pixel(first_tap)) == (0, 0, 0)   # the new kernel colour
     svg = ET.fromstring(a.to_bytes("svg"))
     animations = svg.findall(".//{http://www.w3.org/2000/svg}animate")
     assert len(animations) == 9
     assert not ET.fromstring(a.to_bytes("svg", frame=0)).findall(
         ".//{http://www.w3.org/2000/svg}animate")
+    html = a._repr_mimebundle_()["text/html"]       # what a notebook (and the static book) shows
+    data = html.split("base64,")[1].split('"')[0]
+    assert base64.b64decode(data) == a.to_bytes("gif") and 'alt="input 5×5' in html
 
 
 def test_cli_writes_the_file_the_api_draws(tmp_path):
@@ -333,6 +338,9 @@ def test_gallery_commands_all_draw():
         if title in outputs:
             assert a.model.output.shape == outputs[title], title
     assert len(gallery.CLASSIC) == 15
+    page = gallery.grid_html(gallery.CLASSIC[:2])
+    assert page.count("<figure") == 2
+    assert "python -m conv_lib.course.animate --input 4 --kernel 3 -o no-padding-no-strides.gif" in page
 
 
 def test_readme_gifs_are_current():

@@ -18,6 +18,7 @@ WebP, PNG) or ``render_svg`` (animated or still SVG). Same arguments, same bytes
 from __future__ import annotations
 
 import base64
+import html
 import os
 
 from . import frames as _frames
@@ -45,7 +46,8 @@ class Animation:
     def _check_frame(self, frame):
         if frame is None:
             return None
-        if isinstance(frame, bool) or not isinstance(frame, int) or not -len(self) <= frame < len(self):
+        n = len(self)
+        if isinstance(frame, bool) or not isinstance(frame, int) or not -n <= frame < n:
             raise ValueError(f"frame must be an int from 0 to {len(self) - 1} (this animation has "
                              f"{len(self)} frames), got frame={frame!r}")
         return frame % len(self)
@@ -79,9 +81,20 @@ class Animation:
             fh.write(data)
         return path
 
+    def img(self, fmt="gif", alt=None):
+        """An ``<img>`` tag holding the animation inline (a data URI), at its natural size and
+        shrinking to fit narrow pages."""
+        data = base64.b64encode(self.to_bytes(fmt)).decode("ascii")
+        mime = "svg+xml" if fmt == "svg" else fmt
+        alt = html.escape(alt if alt is not None else self.scene.caption, quote=True)
+        return (f'<img src="data:image/{mime};base64,{data}" width="{self.scene.width}" '
+                f'height="{self.scene.height}" alt="{alt}" '
+                f'style="max-width:100%;height:auto;display:block">')
+
     def _repr_mimebundle_(self, include=None, exclude=None):
-        gif = base64.b64encode(self.to_bytes("gif")).decode("ascii")
-        return {"image/gif": gif, "text/plain": f"<Animation: {len(self)} frames>"}
+        # HTML, not image/gif: JupyterLab and the static book (whose theme renders text/html
+        # outputs) both show it
+        return {"text/html": self.img(), "text/plain": f"<Animation: {len(self)} frames>"}
 
 
 def animate(size=5, kernel=3, *, stride=1, padding=0, mode="zeros", dilation=1,

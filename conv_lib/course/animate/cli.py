@@ -27,7 +27,8 @@ def _ints(text):
     try:
         values = [int(p) for p in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an int or ints separated by commas, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected an int or ints separated by commas, got {text!r}")
     return values[0] if len(values) == 1 else tuple(values)
 
 
@@ -60,8 +61,8 @@ def _palette(text):
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if not sep:
-            raise argparse.ArgumentTypeError(
-                f"expected 'okabe-ito' or key=#rrggbb pairs (keys: {', '.join(PALETTE)}), got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected 'okabe-ito' or key=#rrggbb pairs "
+                                             f"(keys: {', '.join(PALETTE)}), got {text!r}")
         out[key.strip()] = value.strip()
     return out
 
@@ -149,7 +150,7 @@ def main(argv=None):
         anim.save(args.output, args.frame)
     except (ValueError, TypeError) as err:
         p.error(str(err))
-    print(f"wrote {args.output}: {1 if args.frame is not None or args.output.endswith('.png') else len(anim)} "
-          f"frame(s), {anim.scene.width}x{anim.scene.height} px, "
+    count = 1 if args.frame is not None or args.output.endswith(".png") else len(anim)
+    print(f"wrote {args.output}: {count} frame(s), {anim.scene.width}x{anim.scene.height} px, "
           f"{time.perf_counter() - start:.2f} s", file=sys.stderr)
     return 0

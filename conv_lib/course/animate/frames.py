@@ -369,6 +369,7 @@ def group_model(channels=(4, 4), groups=2):
     x = np.eye(c_in)[:, :, None]                         # (batch = c, C_in, 1): channel c is on
     w = np.ones((c_out, c_in // groups, 1))
     connected = conv_lib.conv(x, w, groups=groups)[:, :, 0].T != 0    # (C_out, C_in)
-    frames = tuple(GroupFrame(o, o // (c_out // groups), tuple(int(c) for c in np.flatnonzero(connected[o])))
+    frames = tuple(GroupFrame(o, o // (c_out // groups),
+                              tuple(int(c) for c in np.flatnonzero(connected[o])))
                    for o in range(c_out))
     return GroupModel(c_in, c_out, groups, connected, frames)

@@ -10,7 +10,6 @@ commands on the page are the ones that made the pictures.
 from __future__ import annotations
 
 import argparse
-import base64
 import html
 import pathlib
 import sys
@@ -67,9 +66,12 @@ BEYOND = [
 
 # The GIFs the README shows (committed; checked for drift by tests/test_animate.py).
 README_FILES = {
-    "book/images/animate-padding-strides.gif": "--input 5 --kernel 3 --stride 2 --padding 1 --cell-size 28",
-    "book/images/animate-reflect.gif": "--input 5 --kernel 3 --padding 1 --mode reflect --cell-size 28",
-    "book/images/animate-causal-stack.gif": "--input 16 --kernel 2 --causal-stack 1,2,4,8 --cell-size 22",
+    "book/images/animate-padding-strides.gif":
+        "--input 5 --kernel 3 --stride 2 --padding 1 --cell-size 28",
+    "book/images/animate-reflect.gif":
+        "--input 5 --kernel 3 --padding 1 --mode reflect --cell-size 28",
+    "book/images/animate-causal-stack.gif":
+        "--input 16 --kernel 2 --causal-stack 1,2,4,8 --cell-size 22",
 }
 
 
@@ -86,12 +88,9 @@ def slug(title):
 def figure_html(title, args, fmt="gif"):
     """One figure: the animation (inline), its title and the command that drew it."""
     anim = from_command(args)
-    data = base64.b64encode(anim.to_bytes(fmt)).decode("ascii")
     cmd = command(args, f"{slug(title)}.{fmt}")
     return (f'<figure style="margin:0;width:{anim.scene.width}px;max-width:100%">'
-            f'<img src="data:image/{fmt};base64,{data}" width="{anim.scene.width}" '
-            f'height="{anim.scene.height}" alt="{html.escape(title)}: {html.escape(args)}" '
-            f'style="max-width:100%;height:auto;display:block">'
+            f'{anim.img(fmt, alt=f"{title}: {anim.scene.caption}")}'
             f'<figcaption style="font-size:0.9em"><strong>{html.escape(title)}</strong>'
             f'<pre style="white-space:pre-wrap;margin:0.3em 0 0;font-size:0.8em;'
             f'overflow-x:auto"><code>{html.escape(cmd)}</code></pre></figcaption></figure>')

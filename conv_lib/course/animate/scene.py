@@ -89,6 +89,7 @@ class Scene:
     frames: list
     durations: list
     boxes: dict = field(default_factory=dict)
+    caption: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,10 @@ class Style:
     palette: dict = field(default_factory=lambda: dict(PALETTE))
 
     def __post_init__(self):
-        if not isinstance(self.cell, int) or isinstance(self.cell, bool) or not 12 <= self.cell <= 200:
-            raise ValueError(f"cell_size must be an int from 12 to 200 pixels, got cell_size={self.cell!r}")
+        cell = self.cell
+        if not isinstance(cell, int) or isinstance(cell, bool) or not 12 <= cell <= 200:
+            raise ValueError(f"cell_size must be an int from 12 to 200 pixels, "
+                             f"got cell_size={cell!r}")
         if not isinstance(self.fps, (int, float)) or not 0.1 <= self.fps <= 50:
             raise ValueError(f"fps must be a number from 0.1 to 50, got fps={self.fps!r}")
         unknown = sorted(set(self.palette) - set(PALETTE))
@@ -265,7 +268,7 @@ def conv_scene(model: ConvModel, style: Style) -> Scene:
     width = max(right, b.margin + b.text_width(caption, b.label)) + b.margin
     b.base.append(b.caption(caption, cap_y))
     return Scene(int(np.ceil(width)), int(cap_y + b.label + b.margin), style.color("background"),
-                 b.base, frames, style.durations(len(frames)), b.boxes)
+                 b.base, frames, style.durations(len(frames)), b.boxes, caption)
 
 
 def _conv_caption(model):
@@ -366,7 +369,7 @@ def scatter_scene(model: ScatterModel, style: Style) -> Scene:
     width = max(right, b.margin + b.text_width(caption, b.label)) + b.margin
     b.base.append(b.caption(caption, cap_y))
     return Scene(int(np.ceil(width)), int(cap_y + b.label + b.margin), style.color("background"),
-                 b.base, frames, style.durations(len(frames)), b.boxes)
+                 b.base, frames, style.durations(len(frames)), b.boxes, caption)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,7 +438,8 @@ def stack_scene(model: StackModel, style: Style) -> Scene:
     width = max(left + (pad + model.length) * c, b.margin + b.text_width(caption, b.label))
     b.base.append(b.caption(caption, cap_y))
     return Scene(int(np.ceil(width + b.margin)), int(cap_y + b.label + b.margin),
-                 style.color("background"), b.base, frames, style.durations(len(frames)), b.boxes)
+                 style.color("background"), b.base, frames, style.durations(len(frames)), b.boxes,
+                 caption)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -499,7 +503,7 @@ def group_scene(model: GroupModel, style: Style) -> Scene:
     width = max(out_x + c + 6, b.margin + b.text_width(caption, b.label)) + b.margin
     b.base.append(b.caption(caption, cap_y))
     return Scene(int(np.ceil(width)), int(cap_y + b.label + b.margin), style.color("background"),
-                 b.base, frames, style.durations(len(frames)), b.boxes)
+                 b.base, frames, style.durations(len(frames)), b.boxes, caption)
 
 
 def build(model, style: Style) -> Scene:
