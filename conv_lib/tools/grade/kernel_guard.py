@@ -26,7 +26,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
-import marshal
 import os
 import sys
 import tempfile
@@ -50,12 +49,20 @@ CHECKS_MODULE = "conv_lib.course.checks"
 _guard = None
 
 
+def _code_key(code):
+    """A stable description of a code object (marshal's bytes depend on reference counts)."""
+    consts = tuple(_code_key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c))
+                   for c in code.co_consts)
+    return (code.co_code, code.co_names, code.co_varnames, code.co_freevars, consts)
+
+
 def _code_digest(fn):
+    fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
-    if code is None:
+    if not isinstance(code, types.CodeType):
         return None
     try:
-        return hashlib.sha1(marshal.dumps(code)).hexdigest()[:16]
+        return hashlib.sha1(repr(_code_key(code)).encode()).hexdigest()[:16]
     except Exception:
         return f"id:{id(code)}"
 
@@ -119,6 +126,8 @@ class Guard:
         prints = {}
         own = _own(module.__name__)
         for name, value in list(vars(module).items()):
+            if not own and name.startswith("_"):
+                continue          # libraries rebind their private names themselves
             if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
                                   types.ModuleType, type)) or callable(value):
                 entry = [id(value)]
@@ -149,7 +158,8 @@ class Guard:
             now = self.fingerprint(module)
             for attr, entry in prints.items():
                 if attr not in now:
-                    reasons.append(f"{name}.{attr} was deleted")
+                    if _own(name):   # a deleted reference function fails loudly by itself
+                        reasons.append(f"{name}.{attr} was deleted")
                 elif now[attr][0] != entry[0]:
                     reasons.append(f"{name}.{attr} was replaced")
                 elif now[attr] != entry:

@@ -106,9 +106,6 @@ class _GraderPlugin:
             for i, item in enumerate(items):
                 nextitem = items[i + 1] if i + 1 < len(items) else None
                 item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-                if getattr(item, "_ck_skipped_after", None):
-                    continue
-                self._probe(nbfile, item)
                 if nextitem is not None and self._kernel_gone(nbfile):
                     self._resume(nbfile, items, owners, i)
         except Exception as exc:
@@ -268,6 +265,8 @@ class _GraderPlugin:
             return
         if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
             self._record_cell(item, call)
+        if call.when == "call" and not getattr(item, "_ck_skipped_after", None):
+            self._probe(item.parent, item)     # before the teardown of the last cell stops the kernel
         if call.when == "teardown":
             item.test_outputs = None   # do not keep outputs of finished cells in memory
 

@@ -54,17 +54,44 @@ def _is_sys_modules(node):
     return _dotted(node) in ("sys.modules",)
 
 
-def scan_source(source):
-    """Findings ``[(line, text)]`` for one cell's Python source (IPython syntax allowed)."""
+GUARDED_MODULES = {"conv_lib", "numpy", "torch", "jax", "flax", "builtins", "sys", "math", "operator",
+                   "importlib", "IPython", "nbval", "ipykernel", "scipy"}
+
+
+def _parse(source):
     try:
         from IPython.core.inputtransformer2 import TransformerManager
         source = TransformerManager().transform_cell(source)
     except Exception:
         pass
     try:
-        tree = ast.parse(source)
+        return ast.parse(source)
     except SyntaxError:
-        return []          # the kernel will report it; nothing runs
+        return None          # the kernel will report it; nothing runs
+
+
+def module_aliases(tree):
+    """Names that an ``import`` binds to guarded modules (``import numpy as _n`` -> ``_n``)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in GUARDED_MODULES:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in GUARDED_MODULES:
+            names.update(alias.asname or alias.name for alias in node.names if alias.name != "*")
+    return names
+
+
+def scan_source(source, roots=None):
+    """Findings ``[(line, text)]`` for one cell's Python source (IPython syntax allowed).
+
+    ``roots``: extra names bound to guarded modules elsewhere in the notebook.
+    """
+    tree = _parse(source)
+    if tree is None:
+        return []
+    guarded = GUARDED_ROOTS | module_aliases(tree) | set(roots or ())
     found = []
 
     def add(node, text):
@@ -79,12 +106,12 @@ def scan_source(source):
         elif isinstance(node, ast.Attribute):
             if node.attr in DUNDERS:
                 add(node, f"{verb} `{node.attr}` of `{ast.unparse(node.value)}`")
-            elif _root(node) in GUARDED_ROOTS:
+            elif _root(node) in guarded:
                 add(node, f"{verb} `{ast.unparse(node)}`")
         elif isinstance(node, ast.Subscript):
             if _is_sys_modules(node.value):
                 add(node, f"{verb} an entry of `sys.modules`")
-            elif _root(node) in GUARDED_ROOTS and not isinstance(node.value, ast.Name):
+            elif _root(node) in guarded and not isinstance(node.value, ast.Name):
                 add(node, f"{verb} `{ast.unparse(node)}`")
 
     for node in ast.walk(tree):
@@ -110,7 +137,7 @@ def scan_source(source):
                 obj = node.args[0]
                 attr = node.args[1] if len(node.args) > 1 else None
                 dunder = isinstance(attr, ast.Constant) and attr.value in DUNDERS
-                if _root(obj) in GUARDED_ROOTS or dunder or _is_sys_modules(obj):
+                if _root(obj) in guarded or dunder or _is_sys_modules(obj):
                     add(node, f"calls `{name}` on `{ast.unparse(obj)}`")
             elif isinstance(func, ast.Attribute):
                 if func.attr in SYS_MODULES_METHODS and _is_sys_modules(func.value):
@@ -121,18 +148,24 @@ def scan_source(source):
                         _dotted(func.value).endswith("events"):
                     add(node, "unregisters an IPython event callback")
                 elif func.attr in ("__setattr__", "__delattr__") and node.args and \
-                        (_root(node.args[0]) in GUARDED_ROOTS or _root(func.value) in GUARDED_ROOTS):
+                        (_root(node.args[0]) in guarded or _root(func.value) in guarded):
                     add(node, f"calls `{ast.unparse(func)}`")
     return sorted(set(found))
 
 
 def scan_notebook(nb):
     """Findings ``[{"cell": id, "line": n, "reason": text}]`` for the non-protected code cells."""
+    code = [c for c in nb.cells if c.get("cell_type") == "code"]
+    roots = set()
+    for cell in code:
+        tree = _parse(cell.get("source", ""))
+        if tree is not None:
+            roots |= module_aliases(tree)
     findings = []
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code" or meta.is_protected(cell):
+    for cell in code:
+        if meta.is_protected(cell):
             continue
-        for line, text in scan_source(cell.get("source", "")):
+        for line, text in scan_source(cell.get("source", ""), roots):
             findings.append({"cell": cell.get("id"), "line": line,
                              "reason": f"cell `{cell.get('id')}` line {line} {text}"})
     return findings
