@@ -15,12 +15,21 @@ on random configurations, compares the result with PyTorch and JAX computed live
 Value answers (predictions such as "the output is 56 wide") are never echoed back in a failure
 message: the check says what is wrong and how to think about it, not what the number is.
 
-Layout: ``_harness`` (calling, comparing, messages, hints), ``_scratch`` (the from-scratch rule),
+Random cases come from ``case_rng(exercise_id)``, seeded by ``$CONV_KNOBS_CHECK_SEED`` (the
+grader's secret seed) or ``PRACTICE_SEED``; every check reports one ``CheckResult`` to the
+reporters registered with ``add_reporter`` and raises ``CheckFailure`` (an AssertionError) or
+``CheckBug``. ``hint(exercise_id)`` prints the formula of an exercise.
+
+Layout: ``_harness`` (seeds, results, tiers of hints, calling), ``_compare`` (case-by-case
+comparison and diagnosis), ``_scratch`` (each exercise's rule on its syntax tree),
 ``_refs`` (reference computations shared by several exercises) and one module per exercise
-notebook, ``ex01`` ... ``ex10``. PyTorch, JAX and Flax are imported lazily, on the first check that
-needs them, so importing this package is cheap.
+notebook (with its tables RULES, EXERCISES, DIAGNOSES), ``ex01`` ... ``ex10``. PyTorch, JAX
+and Flax are imported lazily, on the first check that needs them, so importing this package is
+cheap.
 """
-from ._harness import CheckBug
+from . import _harness
+from ._harness import (PRACTICE_SEED, CheckBug, CheckFailure, CheckResult, add_reporter, case_rng,
+                       current_seed, hint, remove_reporter)
 from .ex01 import check_conv1d, check_conv_params, check_cross_correlation, check_filters, check_im2col
 from .ex02 import (check_56x56, check_explainer_examples, check_output_size, check_quick_shapes,
                    check_same_padding, check_torch_accepts)
@@ -32,4 +41,19 @@ from .ex07 import check_pooled_rf, check_receptive_field, check_stacked_3x3, che
 from .ex08 import check_depthwise_separable, check_flax_shapes, check_grouped_conv1d, check_port_conv
 from .ex10 import check_tcn_receptive_field, check_tcn_usage, check_temporal_block
 
-__all__ = [name for name in dir() if name.startswith("check_")] + ["CheckBug"]
+
+
+def __getattr__(name):
+    """``DIAGNOSES`` (diagnosis id -> short description, for the class report) and ``RULES``
+    (exercise id -> the Rule its answer must follow), computed from every registered module."""
+    if name == "DIAGNOSES":
+        return {key: d.description for key, d in sorted(_harness.DIAGNOSES.items())}
+    if name == "RULES":
+        return dict(_harness.RULES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [name for name in dir() if name.startswith("check_")] + [
+    "PRACTICE_SEED", "DIAGNOSES", "RULES", "CheckBug", "CheckFailure", "CheckResult", "add_reporter",
+    "remove_reporter", "case_rng", "current_seed", "hint"]
+

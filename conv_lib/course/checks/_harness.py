@@ -1,11 +1,196 @@
-"""The machinery every exercise check shares: lazy framework imports, messages, calling the
-student's code, comparing arrays and values, and choosing the hint of the known-wrong variant that
-reproduces an answer."""
+"""The machinery every exercise check shares.
 
+* **Seeds.** Random cases come from ``case_rng(exercise_id)``, seeded by ``CONV_KNOBS_CHECK_SEED``
+  (read at call time; ``PRACTICE_SEED`` when unset). Practice runs therefore see the same cases
+  every time, and the grader, which sets a fresh secret seed, sees held-out ones.
+* **Results.** Every public check is wrapped by ``@exercise(id)``: whatever happens inside ends in
+  one ``CheckResult`` (exercise, parts, diagnoses, status, message). Reporters registered with
+  ``add_reporter`` receive ``result.as_dict()``; then the check prints its "✓" line, or raises
+  ``CheckFailure`` (an ``AssertionError`` carrying ``.result``), or ``CheckBug`` when the check's
+  own reference computations disagree (never the student's fault).
+* **Hints in tiers.** A failure names the concept and shows the smallest failing case; the formula
+  (tier 2) is added only when the same exercise fails again in the session, or after
+  ``hint(exercise_id)``. Exercise modules register their tables with ``register``.
+* **PROTECTED** lists the objects (checks, harness functions, comparison helpers) whose identity
+  and code the grader verifies after a submission has run.
+* Lazy framework imports: PyTorch, JAX and Flax are imported by the first check that needs them.
+"""
+import collections
 import functools
+import os
+import sys
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+PRACTICE_SEED = 2024
+SEED_ENV = "CONV_KNOBS_CHECK_SEED"
+STATUSES = ("passed", "failed", "not-attempted", "forbidden", "check-bug")
+
+PROTECTED = {}
+
+
+def protect(*objects):
+    """Add objects to ``PROTECTED`` under their dotted names; returns the first one."""
+    for obj in objects:
+        name = f"{obj.__module__}.{obj.__qualname__}"
+        if name in PROTECTED and PROTECTED[name] is not obj:
+            name += ".__wrapped__"
+        PROTECTED[name] = obj
+    return objects[0] if objects else None
+
+
+# ----------------------------------------------------------------------------------------------
+# Seeds
+# ----------------------------------------------------------------------------------------------
+
+def current_seed():
+    """The seed of this run: ``$CONV_KNOBS_CHECK_SEED`` if set, else ``PRACTICE_SEED``."""
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if not raw:
+        return PRACTICE_SEED
+    try:
+        seed = int(raw)
+    except ValueError:
+        raise ValueError(f"{SEED_ENV} must be a non-negative integer, got {SEED_ENV}={raw!r}") from None
+    if seed < 0:
+        raise ValueError(f"{SEED_ENV} must be a non-negative integer, got {SEED_ENV}={seed}")
+    return seed
+
+
+def case_rng(exercise_id):
+    """The random generator one exercise draws its cases from (seed x exercise id)."""
+    return np.random.default_rng([current_seed(), zlib.crc32(exercise_id.encode())])
+
+
+def framework_seed(rng):
+    """An int seed for torch.manual_seed / nnx.Rngs, drawn from a case generator."""
+    return int(rng.integers(0, 2 ** 31 - 1))
+
+
+# ----------------------------------------------------------------------------------------------
+# Results, exceptions, reporters
+# ----------------------------------------------------------------------------------------------
+
+@dataclass
+class CheckResult:
+    """The outcome of one check call (see the grader contract)."""
+    exercise: str
+    parts: list = field(default_factory=list)       # [(part name, passed)]
+    diagnoses: list = field(default_factory=list)   # stable ids "<exercise>/<mistake>"
+    status: str = "passed"
+    message: str = ""
+
+    def as_dict(self):
+        return {"exercise": self.exercise,
+                "parts": [[str(name), bool(ok)] for name, ok in self.parts],
+                "diagnoses": [str(d) for d in self.diagnoses],
+                "status": self.status, "message": self.message}
+
+    @property
+    def fraction(self):
+        """Share of the parts passed (what the grader multiplies the points by)."""
+        return sum(ok for _, ok in self.parts) / len(self.parts) if self.parts else 0.0
+
+
+class CheckFailure(AssertionError):
+    """A wrong, unattempted or forbidden answer. ``.result`` is set when the check finishes."""
+
+    def __init__(self, message, *, status="failed", diagnoses=(), formula=None):
+        super().__init__(message)
+        self.status, self.diagnoses, self.formula = status, list(diagnoses), formula
+        self.result = None
+
+
+class CheckBug(RuntimeError):
+    """The check's own reference computations disagree: a bug in the check, not in the answer."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.result = None
+
+
+_REPORTERS = []
+
+
+def add_reporter(fn):
+    """Call ``fn(result_dict)`` after every check (before it prints or raises); returns ``fn``."""
+    if fn not in _REPORTERS:
+        _REPORTERS.append(fn)
+    return fn
+
+
+def remove_reporter(fn):
+    if fn in _REPORTERS:
+        _REPORTERS.remove(fn)
+
+
+def _report(result):
+    for fn in list(_REPORTERS):
+        try:
+            fn(result.as_dict())
+        except Exception as exc:  # a broken reporter must not change the student's feedback
+            warnings.warn(f"check reporter {fn!r} failed: {type(exc).__name__}: {exc}", stacklevel=2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Hint tables and the session's tiers
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Diagnosis:
+    description: str          # short, for the class report
+    tier1: str                # names the mistake / the concept
+    tier2: str | None = None  # the formula or recipe (None: the exercise's formula)
+
+
+EXERCISES = {}    # exercise id -> (concept, formula): tier 1 and tier 2 of unknown mistakes
+RULES = {}        # exercise id -> _scratch.Rule (what the answer may not use)
+DIAGNOSES = {}    # diagnosis id -> Diagnosis
+_SESSION = {"failures": collections.Counter(), "revealed": set()}
+
+
+def register(exercises=None, diagnoses=None, rules=None):
+    """Called by each exercise module with its tables."""
+    EXERCISES.update(exercises or {})
+    RULES.update(rules or {})
+    for key, value in (diagnoses or {}).items():
+        DIAGNOSES[key] = value if isinstance(value, Diagnosis) else Diagnosis(*value)
+
+
+def _formula(ex, diagnosis_id=None):
+    diag = DIAGNOSES.get(diagnosis_id)
+    if diag is not None and diag.tier2:
+        return diag.tier2
+    return EXERCISES.get(ex, (None, None))[1]
+
+
+def hint(name):
+    """Print the full hint (with the formula) for an exercise id or a diagnosis id.
+
+    After ``hint("ex04-causal")`` failures of that exercise show the formula straight away.
+    """
+    if name in DIAGNOSES:
+        diag = DIAGNOSES[name]
+        ex = name.split("/")[0]
+        _SESSION["revealed"].add(ex)
+        print(f"{name}: {diag.tier1}\n  formula: {_formula(ex, name)}")
+        return
+    if name in EXERCISES:
+        concept, formula = EXERCISES[name]
+        _SESSION["revealed"].add(name)
+        print(f"{name}: {concept}\n  formula: {formula}")
+        return
+    known = ", ".join(sorted(EXERCISES))
+    raise ValueError(f"hint: unknown exercise or diagnosis id name={name!r}; exercise ids: {known}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Lazy framework imports (once per process)
+# ----------------------------------------------------------------------------------------------
 
 @functools.cache
 def _torch():
@@ -31,35 +216,30 @@ def _nnx():
     return nnx
 
 
+# ----------------------------------------------------------------------------------------------
+# Messages
+# ----------------------------------------------------------------------------------------------
+
 NOT_ATTEMPTED = ("not attempted yet: replace the `raise NotImplementedError(...)` line (or the `...` "
                  "placeholder) in the answer cell with your solution, run that cell, then run this "
                  "check again.")
-
-
-class CheckBug(RuntimeError):
-    """A check's own reference computations disagree with each other: never the student's fault."""
+SMALL = 12  # arrays with at most this many numbers are shown in full
 
 
 def _consistent(ex, condition, what):
-    """Guard a reference computation of the check itself (PyTorch vs JAX vs the library, ...).
-
-    Raises ``CheckBug`` (not an AssertionError, so it is never graded as a wrong answer) when
-    ``condition`` is false; ``what`` says which two computations disagreed.
-    """
+    """Guard a reference computation of the check itself (PyTorch vs JAX vs the library, ...)."""
     if not condition:
-        raise CheckBug(f"{ex}: bug in the check, not in your answer; please report it "
-                       f"({what}).")
-
-
-def _ok(ex, text):
-    print(f"✓ {ex}: {text}")
+        raise CheckBug(f"{ex}: bug in the check, not in your answer; please report it ({what}).")
 
 
 def _fmt_value(v):
-    if isinstance(v, np.ndarray):
+    if hasattr(v, "detach"):
+        v = v.detach().cpu().numpy()
+    if isinstance(v, np.ndarray) or (hasattr(v, "shape") and hasattr(v, "dtype")):
+        v = np.asarray(v)
+        if v.size <= SMALL:
+            return " ".join(np.array2string(v, precision=4, separator=", ", suppress_small=True).split())
         return f"array{v.shape}"
-    if hasattr(v, "shape") and hasattr(v, "dtype"):
-        return f"array{tuple(v.shape)}"
     return repr(v)
 
 
@@ -69,20 +249,21 @@ def _fmt_config(config):
     return str(config)
 
 
-def _failure(ex, headline, *, config=None, details=(), hint=None):
-    """Build (do not raise) the AssertionError for a failed check."""
+def _failure(ex, headline, *, config=None, details=(), hint=None, diagnosis=None, formula=None):
+    """Build (do not raise) the CheckFailure for a wrong answer; ``hint`` is the tier-1 text."""
     lines = [f"{ex}: {headline}"]
     if config is not None:
         lines.append(f"  configuration: {_fmt_config(config)}")
     lines += [f"  {d}" for d in details]
     if hint:
         lines.append(f"  hint: {hint}")
-    return AssertionError("\n".join(lines))
+    return CheckFailure("\n".join(lines), diagnoses=[diagnosis] if diagnosis else (),
+                        formula=formula)
 
 
 def _not_attempted(ex, what=None):
     who = "" if not what else f"{what} {'are' if ',' in what else 'is'} "
-    return AssertionError(f"{ex}: {who}{NOT_ATTEMPTED}")
+    return CheckFailure(f"{ex}: {who}{NOT_ATTEMPTED}", status="not-attempted")
 
 
 def _require_values(ex, **values):
@@ -100,7 +281,7 @@ def _call(ex, fn, *args, config=None, hint=None, **kwargs):
         return fn(*args, **kwargs)
     except NotImplementedError:
         raise _not_attempted(ex) from None
-    except AssertionError:
+    except (CheckFailure, CheckBug):
         raise
     except Exception as exc:  # the student's traceback stays attached as __cause__
         raise _failure(ex, f"your code raised {type(exc).__name__}: {exc}", config=config,
@@ -131,158 +312,150 @@ def _to_numpy(ex, value, config=None):
         raise _failure(ex, f"expected an array, got {type(value).__name__}", config=config) from None
 
 
-def _array_diff(got, expected, rtol, atol):
-    """None if ``got`` matches ``expected`` within tolerance, else lines describing the difference."""
-    if got.shape != expected.shape:
-        return [f"expected shape {expected.shape}, got shape {got.shape}"]
-    bad = ~np.isclose(got, expected, rtol=rtol, atol=atol)
-    if not bad.any():
-        return None
-    idx = tuple(int(i) for i in np.argwhere(bad)[0])
-    return [f"shapes agree {expected.shape}, but {int(bad.sum())} of {bad.size} values differ",
-            f"first differing index {idx}: expected {expected[idx]:.6g}, got {got[idx]:.6g}",
-            f"tolerance: |got - expected| <= {atol:g} + {rtol:g} * |expected|"]
+# ----------------------------------------------------------------------------------------------
+# One check call = one CheckResult
+# ----------------------------------------------------------------------------------------------
+
+class _Attempt:
+    def __init__(self, ex):
+        self.ex, self.parts, self.success = ex, [], None
 
 
-def _variant_matches(got, wrong, array):
-    """Does the student's output ``got`` equal the output ``wrong`` of a known-wrong variant?"""
-    if not array:
-        return _same_value(got, wrong)
-    wrong = np.asarray(wrong, dtype=np.float64)
-    return wrong.shape == got.shape and np.allclose(got, wrong, rtol=1e-5, atol=1e-6)
+_ATTEMPTS = []
 
 
-def _best_hint(fn, cases, failing, got, variants, array=False, normalise=None, max_cases=12):
-    """Hint of the known-wrong variant that explains the student's answer best.
+def _ok(ex, text):
+    """Record the success line (printed by ``exercise`` after the reporters ran)."""
+    if _ATTEMPTS and _ATTEMPTS[-1].ex == ex:
+        _ATTEMPTS[-1].success = text
+    else:
+        print(f"✓ {ex}: {text}")
 
-    Candidates are the variants reproducing the answer on the failing case; when several do (a
-    coincidence on that one configuration), the one that also reproduces the answers on the most
-    other cases wins.
-    """
-    failed = object()
 
-    def run_variant(make, case):
+_PACKAGE = str(Path(__file__).resolve().parents[2])   # .../conv_lib
+_SYSTEM = tuple({str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+
+
+def _students_frame(exc):
+    """Did the exception come out of code outside conv_lib and the installed packages?"""
+    tb = exc.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
         try:
-            return make(case)
-        except Exception:
-            return failed
+            path = str(Path(name).resolve())
+        except (OSError, ValueError):
+            path = name
+        if not path.startswith(_PACKAGE) and not path.startswith(_SYSTEM) and "/site-packages/" not in path \
+                and not name.startswith("<frozen"):
+            return True
+        tb = tb.tb_next
+    return False
 
-    candidates = [(text, make) for text, make in variants
-                  if (w := run_variant(make, cases[failing])) is not failed
-                  and _variant_matches(got, w, array)]
-    if len(candidates) <= 1:
-        return candidates[0][0] if candidates else None
-    others = [c for j, c in enumerate(cases[:max_cases]) if j != failing]
-    answers = []
-    for case in others:
+
+def _unexpected(ex, exc):
+    """An exception the check did not turn into a message itself: whose fault is it?"""
+    if _students_frame(exc):
+        if isinstance(exc, NotImplementedError):
+            return _not_attempted(ex)
+        failure = _failure(ex, f"your code raised {type(exc).__name__}: {exc}")
+        failure.__cause__ = exc
+        return failure
+    bug = CheckBug(f"{ex}: bug in the check, not in your answer; please report it "
+                   f"({type(exc).__name__}: {exc}).")
+    bug.__cause__ = exc
+    return bug
+
+
+def _finish(attempt, error):
+    ex = attempt.ex
+    if error is None:
+        result = CheckResult(ex, attempt.parts or [(ex, True)], [], "passed",
+                             f"✓ {ex}: {attempt.success or 'passed.'}")
+        _report(result)
+        print(result.message)
+        return
+    if isinstance(error, CheckBug):
+        result = CheckResult(ex, [(name, False) for name, _ in attempt.parts] or [(ex, False)], [],
+                             "check-bug", str(error))
+    else:
+        message = str(error)
+        if error.status == "failed":
+            _SESSION["failures"][ex] += 1
+            formula = error.formula if error.formula is not None else _formula(
+                ex, error.diagnoses[0] if error.diagnoses else None)
+            if formula and (_SESSION["failures"][ex] >= 2 or ex in _SESSION["revealed"]):
+                message += f"\n  formula: {formula}"
+            elif formula:
+                message += f"\n  (fix and run again; a second failure, or checks.hint({ex!r}), shows the formula)"
+        result = CheckResult(ex, attempt.parts or [(ex, False)], list(dict.fromkeys(error.diagnoses)),
+                             error.status, message)
+        error.args = (message,)
+    error.result = result
+    _report(result)
+    raise error
+
+
+def exercise(ex_id):
+    """Decorator for a public check: run it, build its CheckResult, report, print or raise."""
+    def wrap(check):
+        @functools.wraps(check)
+        def run(*args, **kwargs):
+            attempt = _Attempt(ex_id)
+            _ATTEMPTS.append(attempt)
+            error = None
+            try:
+                check(*args, **kwargs)
+            except (CheckFailure, CheckBug) as exc:
+                error = exc
+            except Exception as exc:
+                error = _unexpected(ex_id, exc)
+            finally:
+                _ATTEMPTS.remove(attempt)
+            _finish(attempt, error)
+        run.exercise = ex_id
+        protect(run, check)
+        return run
+    return wrap
+
+
+def _parts(ex, parts):
+    """Run independent parts [(name, thunk)], record each, fail with all failing parts listed."""
+    attempt = _ATTEMPTS[-1] if _ATTEMPTS and _ATTEMPTS[-1].ex == ex else _Attempt(ex)
+    failures = []
+    for name, thunk in parts:
         try:
-            out = case(fn)
-            out = _to_numpy("", out) if array else (normalise(out) if normalise else out)
-        except Exception:
-            out = failed
-        answers.append(out)
-    scores = []
-    for text, make in candidates:
-        score = 0
-        for case, out in zip(others, answers):
-            w = run_variant(make, case)
-            if out is not failed and w is not failed and _variant_matches(out, w, array):
-                score += 1
-        scores.append(score)
-    return candidates[int(np.argmax(scores))][0]
+            thunk()
+            attempt.parts.append((name, True))
+        except CheckFailure as exc:
+            attempt.parts.append((name, False))
+            failures.append((name, exc))
+    if not failures:
+        return
+    right = len(parts) - len(failures)
+    statuses = {f.status for _, f in failures}
+    status = ("forbidden" if "forbidden" in statuses else
+              "not-attempted" if statuses == {"not-attempted"} and right == 0 else "failed")
+    lines = [f"{ex}: {right} of {len(parts)} parts right"]
+    lines += [f"  ✓ {name}" for name, ok in attempt.parts if ok]
+    untouched = [name for name, exc in failures if exc.status == "not-attempted"]
+    if untouched:
+        lines.append(f"  ✗ {', '.join(untouched)} {'are' if len(untouched) > 1 else 'is'} {NOT_ATTEMPTED}")
+    wrong = [(name, exc) for name, exc in failures if exc.status != "not-attempted"]
+    for name, exc in wrong:
+        text = str(exc).split(": ", 1)[-1] if str(exc).startswith(ex) else str(exc)
+        lines.append(f"  ✗ {name}: " + text.replace("\n", "\n    "))
+    formulas = [f.formula for _, f in wrong if f.formula]
+    formula = "; ".join(dict.fromkeys(formulas)) if formulas else (None if wrong else "")
+    raise CheckFailure("\n".join(lines), status=status,
+                       diagnoses=[d for _, f in wrong for d in f.diagnoses], formula=formula)
 
 
-class Case:
-    """One random configuration: positional/keyword arguments plus what to show on failure."""
+protect(current_seed, case_rng, add_reporter, remove_reporter, _report, hint, _consistent, _failure,
+        _not_attempted, _require_values, _call, _probe, _to_numpy, _ok, _finish, exercise, _parts,
+        _students_frame, _unexpected, CheckResult, CheckFailure, CheckBug, np.isclose, np.allclose,
+        np.asarray, np.array_equal)
 
-    def __init__(self, args=(), kwargs=None, show=None, **extra):
-        self.args, self.kwargs = tuple(args), dict(kwargs or {})
-        self.show = show if show is not None else {}
-        self.__dict__.update(extra)
+from ._compare import (  # noqa: E402  (the comparison machinery needs the names above)
+    Case, _array_diff, _as_shape, _as_tuple, _best_hint, _check_arrays, _check_scalars,
+    _same_value, _tally, _variant_matches)
 
-    def __call__(self, fn):
-        return fn(*self.args, **self.kwargs)
-
-
-def _check_arrays(ex, fn, cases, refs, variants=(), fallback_hint=None, crash_hint=None):
-    """Run ``fn`` on every case and compare with each reference.
-
-    refs: list of (name, make(case) -> array, n_cases or None for all, rtol, atol).
-    Returns the number of cases compared with each reference, in order.
-    """
-    if fn is Ellipsis or fn is None:
-        raise _not_attempted(ex)
-    counts = [0] * len(refs)
-    for i, case in enumerate(cases):
-        got = _to_numpy(ex, _call(ex, case, fn, config=case.show, hint=crash_hint), case.show)
-        for r, (name, make, limit, rtol, atol) in enumerate(refs):
-            if limit is not None and i >= limit:
-                continue
-            expected = np.asarray(make(case), dtype=np.float64)
-            problems = _array_diff(got, expected, rtol, atol)
-            counts[r] += 1
-            if problems:
-                hint = _best_hint(fn, cases, i, got, variants, array=True) or fallback_hint
-                raise _failure(ex, f"case {i + 1} of {len(cases)} does not match {name}",
-                               config=case.show, details=problems, hint=hint)
-    return _tally(refs, counts)
-
-
-def _check_scalars(ex, fn, cases, refs, variants=(), fallback_hint=None, normalise=None):
-    """Like ``_check_arrays`` for functions returning ints or tuples (compared exactly).
-
-    refs: list of (name, make(case) -> value, n_cases or None).
-    variants: list of (hint, make(case) -> wrong value).
-    """
-    if fn is Ellipsis or fn is None:
-        raise _not_attempted(ex)
-    counts = [0] * len(refs)
-    for i, case in enumerate(cases):
-        got = _call(ex, case, fn, config=case.show)
-        if normalise is not None:
-            got = normalise(got)
-        for r, (name, make, limit) in enumerate(refs):
-            if limit is not None and i >= limit:
-                continue
-            expected = make(case)
-            counts[r] += 1
-            if not _same_value(got, expected):
-                hint = _best_hint(fn, cases, i, got, variants, normalise=normalise) or fallback_hint
-                raise _failure(ex, f"case {i + 1} of {len(cases)} does not match {name}",
-                               config=case.show, details=[f"expected {expected!r}, got {got!r}"],
-                               hint=hint)
-    return _tally(refs, counts)
-
-
-def _tally(refs, counts):
-    """' [cases compared with PyTorch: 24, JAX: 4]' for the success line."""
-    parts = [f"{ref[0].split(' (')[0]}: {n}" for ref, n in zip(refs, counts)]
-    return f" [cases compared with {', '.join(parts)}]"
-
-
-def _same_value(a, b):
-    if isinstance(b, (tuple, list)):
-        return (isinstance(a, (tuple, list)) and len(a) == len(b)
-                and all(_same_value(x, y) for x, y in zip(a, b)))
-    if b is None or isinstance(b, bool):
-        return a is b or (isinstance(a, (bool, np.bool_)) and bool(a) == b)
-    if a is None or isinstance(a, (bool, np.bool_, str)):
-        return False
-    try:
-        return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=1e-9))
-    except (TypeError, ValueError):
-        return False
-
-
-def _as_shape(value):
-    """torch.Size / list / tuple of whole numbers -> tuple of ints (anything else unchanged)."""
-    if isinstance(value, (tuple, list)) or type(value).__name__ == "Size":
-        items = list(value)
-        if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-               or isinstance(v, (float, np.floating)) and float(v).is_integer() for v in items):
-            return tuple(int(v) for v in items)
-    return value
-
-
-def _as_tuple(value):
-    return tuple(value) if isinstance(value, (list, tuple)) else value

@@ -7,10 +7,66 @@ from conv_lib.conv import conv
 from conv_lib.counts import conv_params
 
 from ._harness import (
-    _torch, _jax, _nnx, _ok, _failure, _require_values, _call, _to_numpy, _array_diff, Case,
-    _check_arrays, _check_scalars, _as_shape, _as_tuple)
-from ._scratch import _require_from_scratch
+    _torch, _jax, _nnx, _ok, _failure, _require_values, _call, _parts, _probe, _to_numpy, _array_diff, Case,
+    _check_arrays, _check_scalars, _as_shape, _as_tuple, case_rng, exercise, framework_seed, register)
+from ._scratch import ARITHMETIC, FROM_SCRATCH, Rule, _require_rule
 from ._refs import _f32
+
+FRAMEWORKS_ONLY = Rule("PyTorch, JAX and Flax are the tools here; no conv_lib (its adapters would "
+                       "do the port for you).", modules=("conv_lib",))
+RULES = {
+    "ex08-port-layer": FRAMEWORKS_ONLY,
+    "ex08-grouped-conv": FROM_SCRATCH,
+    "ex08-depthwise-separable": Rule("make_depthwise: Flax; separable_params: plain arithmetic (no "
+                                     "conv_lib, no frameworks).", modules=("conv_lib",)),
+}
+
+EXERCISES = {
+    "ex08-port-layer": (
+        "Flax stores the kernel HWIO and works channels-last; its default padding is 'SAME'; groups "
+        "are feature_group_count.",
+        "nnx.Conv(C_in, C_out, kernel_size, strides, padding=[(p, p), ...], kernel_dilation, "
+        "feature_group_count=groups); kernel = weight.transpose(2, 3, 1, 0); NCHW <-> NHWC with "
+        "transpose(0, 2, 3, 1) / (0, 3, 1, 2)"),
+    "ex08-flax-shapes": (
+        "Flax keeps every leading batch axis, pads 'SAME' by default, and applies the output-size "
+        "formula to each spatial axis.",
+        "O = floor((n' + lo + hi - d(k-1) - 1) / s) + 1 with n' = (n - 1)*input_dilation + 1"),
+    "ex08-grouped-conv": (
+        "output block g of C_out/groups channels reads only input block g of C_in/groups channels.",
+        "for g in range(groups): y[:, g*Og:(g+1)*Og] = conv(x[:, g*Cg:(g+1)*Cg], w[g*Og:(g+1)*Og])"),
+    "ex08-depthwise-separable": (
+        "a depthwise conv has one group per input channel; every conv here has a bias per output "
+        "channel.",
+        "depthwise: nnx.Conv(C, C*m, (k, k), padding='SAME', feature_group_count=C, use_bias=True); "
+        "standard: c_out*c_in*k*k + c_out; separable: (c_in*k*k + c_in) + (c_out*c_in + c_out)"),
+}
+
+DIAGNOSES = {
+    "ex08-port-layer/still-nhwc": ("output left NHWC", "the result is still NHWC: move the channel "
+                                                       "axis back."),
+    "ex08-port-layer/reshaped-input": ("input reshaped, not transposed",
+                                       "the input must go NCHW -> NHWC by moving axes, not by a "
+                                       "reshape."),
+    "ex08-grouped-conv/groups-ignored": (
+        "groups ignored", "groups ignored: every output channel reads the FIRST C_in/groups input "
+                          "channels instead of its own group's."),
+    "ex08-grouped-conv/interleaved": (
+        "groups interleaved", "the groups are interleaved: consecutive output channels belong to "
+                              "the SAME group."),
+    "ex08-depthwise-separable/no-bias": (
+        "depthwise layer without bias", "the prompt asks for a bias: one per output channel."),
+    "ex08-depthwise-separable/groups-ignored": (
+        "depthwise layer not grouped", "groups ignored: with feature_group_count=channels each "
+                                       "filter sees ONE input channel."),
+    "ex08-depthwise-separable/count-no-bias": (
+        "counts without biases", "the biases are missing (every conv here has one bias per output "
+                                 "channel)."),
+    "ex08-depthwise-separable/count-full-depthwise": (
+        "depthwise counted as a full conv", "the depthwise conv was counted like a full conv: each "
+                                            "of its filters sees one channel."),
+}
+register(EXERCISES, DIAGNOSES, RULES)
 
 
 def _flax_pairs(padding, in_sizes, kernel, strides, dilation):
@@ -70,21 +126,24 @@ def _diagnose_port(layer, tlayer, in_sizes):
     return None
 
 
+@exercise("ex08-port-layer")
 def check_port_conv(port_conv2d, forward_nchw):
     """port_conv2d(nn.Conv2d) -> nnx.Conv with copied weights; forward_nchw(flax_layer, x_nchw) -> NCHW."""
     ex = "ex08-port-layer"
+    _require_rule(ex, {"port_conv2d": port_conv2d, "forward_nchw": forward_nchw}, RULES[ex])
     torch, _ = _torch()
+    rng = case_rng(ex)
     configs = [dict(kernel_size=3, padding=1),
                dict(kernel_size=3, stride=2, dilation=2, bias=False),
                dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 0)),
                dict(kernel_size=3, groups=2, padding=2),
                dict(kernel_size=(2, 3), dilation=(2, 1), padding=(0, 2)),
                dict(kernel_size=3, stride=3, padding=1)]
-    gen = torch.Generator().manual_seed(801)
+    gen = torch.Generator().manual_seed(framework_seed(rng))
     x = torch.randn(2, 4, 9, 11, generator=gen)
     for i, cfg in enumerate(configs):
         with torch.random.fork_rng():
-            torch.manual_seed(810 + i)
+            torch.manual_seed(framework_seed(rng))
             tlayer = torch.nn.Conv2d(4, 6, **cfg)
             with torch.no_grad():
                 if tlayer.bias is not None:
@@ -99,24 +158,25 @@ def check_port_conv(port_conv2d, forward_nchw):
             expected = tlayer(x).numpy().astype(np.float64)
         problems = _array_diff(got, expected, 1e-4, 1e-4)
         if problems:
-            hint = _diagnose_port(layer, tlayer, x.shape[2:])
+            hint, key = _diagnose_port(layer, tlayer, x.shape[2:]), None
             if hint is None and got.shape == expected.transpose(0, 2, 3, 1).shape:
-                hint = "the result is still NHWC: move the channel axis back, transpose(0, 3, 1, 2)."
+                key = f"{ex}/still-nhwc"
             if hint is None and got.shape[1:] == expected.shape[1:][::-1]:
-                hint = "the input must go NCHW -> NHWC with transpose(0, 2, 3, 1) (not a reshape)."
+                key = f"{ex}/reshaped-input"
             raise _failure(ex, f"configuration {i + 1} of {len(configs)}: the Flax output differs "
-                               f"from PyTorch's", config=show, details=problems, hint=hint)
+                               f"from PyTorch's", config=show, details=problems,
+                           hint=hint or (DIAGNOSES[key][1] if key else None), diagnosis=key)
     _ok(ex, f"{len(configs)} PyTorch Conv2d layers (stride, padding, dilation, groups, bias) ported "
             f"to nnx.Conv give the same outputs.")
 
 
+@exercise("ex08-flax-shapes")
 def check_flax_shapes(unbatched, multi_batch, valid_100, causal_pad_100, kernel_dilated, input_dilated):
-    """The Flax guide's shape predictions, each checked by running nnx.Conv."""
+    """Six shape predictions, each checked by running nnx.Conv: six independent parts."""
     ex = "ex08-flax-shapes"
     values = dict(unbatched=unbatched, multi_batch=multi_batch, valid_100=valid_100,
                   causal_pad_100=causal_pad_100, kernel_dilated=kernel_dilated,
                   input_dilated=input_dilated)
-    _require_values(ex, **values)
     nnx = _nnx()
     _, jnp, _ = _jax()
     zeros = nnx.initializers.zeros_init()
@@ -134,27 +194,35 @@ def check_flax_shapes(unbatched, multi_batch, valid_100, causal_pad_100, kernel_
         "input_dilated": run((5, 6, 7), {"padding": [(0, 0)], "input_dilation": 2}, (224, 5)),
     }
     hints = {
-        "unbatched": "Flax does not add a batch axis: a (H, W, C) input gives an (H, W, C_out) output; "
-                     "and the default padding is 'SAME'.",
+        "unbatched": "Flax does not add a batch axis, and its default padding is 'SAME'.",
         "multi_batch": "every axis before the spatial ones counts as a batch axis and is kept.",
-        "valid_100": "(128, 100, 3) with a length-5 kernel is 128 sequences of length 100; 'VALID' "
-                     "drops k - 1 samples.",
-        "causal_pad_100": "[(4, 0)] adds 4 zeros on the left only: 100 + 4 - 5 + 1.",
-        "kernel_dilated": "the kernel spans d*(k-1)+1 = 13 samples, so 'VALID' drops 12.",
-        "input_dilated": "input_dilation=2 turns 224 samples into (224-1)*2+1, then a 7-tap valid "
-                         "conv drops 6.",
+        "valid_100": "a 1-D kernel makes only the second-to-last axis spatial; 'VALID' drops k - 1 "
+                     "samples.",
+        "causal_pad_100": "the pair (lo, hi) adds lo zeros on the left and hi on the right before a "
+                          "valid convolution.",
+        "kernel_dilated": "the dilated kernel spans d*(k-1)+1 samples, and 'VALID' drops all but "
+                          "one of them.",
+        "input_dilated": "input_dilation inserts d-1 zeros between samples first, then the kernel "
+                         "slides over the longer signal.",
     }
-    for name, value in values.items():
-        if _as_shape(value) != truth[name]:
-            raise _failure(ex, f"{name} is not the shape nnx.Conv returns", hint=hints[name])
+
+    def part(name, value):
+        def run_part():
+            _require_values(ex, **{name: value})
+            if _as_shape(value) != truth[name]:
+                raise _failure(ex, f"{name} is not the shape nnx.Conv returns", hint=hints[name])
+        return run_part
+
+    _parts(ex, [(name, part(name, value)) for name, value in values.items()])
     _ok(ex, "all six predictions agree with what flax.nnx.Conv returns.")
 
 
+@exercise("ex08-grouped-conv")
 def check_grouped_conv1d(fn):
     """fn(x, w, groups): x (N, C_in, L), w (C_out, C_in // groups, K) -> (N, C_out, L - K + 1)."""
     ex = "ex08-grouped-conv"
-    _require_from_scratch(ex, fn)
-    rng = np.random.default_rng(803)
+    _require_rule(ex, fn, RULES[ex])
+    rng = case_rng(ex)
     cases = []
     for i in range(20):
         g = int(rng.integers(1, 5)) if i else 2
@@ -177,52 +245,63 @@ def check_grouped_conv1d(fn):
             ("JAX (lax.conv_general_dilated, feature_group_count=g)",
              lambda c: fw.jax_conv(_f32(c.x), _f32(c.w), groups=c.g), 5, 1e-4, 1e-4)]
     variants = [
-        ("groups ignored: every output channel reads the FIRST C_in/groups input channels. Output "
-         "channel o belongs to group o // (C_out // groups) and must read that group's inputs.",
-         lambda c: conv(c.x[:, :c.w.shape[1]], c.w)),
-        ("the groups are interleaved: consecutive output channels belong to the SAME group "
-         "(o // (C_out // groups)), not o % groups.", interleaved),
+        ("groups-ignored", lambda c: conv(c.x[:, :c.w.shape[1]], c.w)),
+        ("interleaved", interleaved),
     ]
     tally = _check_arrays(ex, fn, cases, refs, variants,
-                          crash_hint="w has only C_in // groups input channels: slice x per group.",
-                          fallback_hint="for g in range(groups): y[:, g*Og:(g+1)*Og] = conv(x[:, g*Cg:(g+1)*Cg], "
-                                        "w[g*Og:(g+1)*Og])")
+                          crash_hint="w has only C_in // groups input channels: slice x per group.")
     _ok(ex, f"{len(cases)} random grouped convolutions match PyTorch (groups) and JAX "
             f"(feature_group_count)." + tally)
 
 
+@exercise("ex08-depthwise-separable")
 def check_depthwise_separable(make_depthwise, separable_params):
-    """make_depthwise(channels, kernel_size, multiplier, rngs) -> nnx.Conv (SAME, grouped);
-    separable_params(c_in, c_out, k) -> (standard, separable) parameter counts, biases included."""
+    """make_depthwise(channels, kernel_size, multiplier, rngs) -> nnx.Conv (SAME, grouped, with bias);
+    separable_params(c_in, c_out, k) -> (standard, separable) parameter counts, biases included.
+    Two independent parts."""
     ex = "ex08-depthwise-separable"
     torch, F = _torch()
     nnx = _nnx()
     _, jnp, _ = _jax()
-    rng = np.random.default_rng(804)
-    for channels, k, mult in [(3, 3, 1), (4, 5, 2)]:
-        show = {"channels": channels, "kernel_size": k, "multiplier": mult}
-        layer = _call(ex, make_depthwise, channels, k, mult, nnx.Rngs(0), config=show)
-        kernel = np.array(layer.kernel[...])
-        want = (k, k, 1, channels * mult)
-        if kernel.shape != want:
-            hint = ("groups ignored: with feature_group_count=channels each filter sees ONE input "
-                    "channel, so the kernel is (k, k, 1, channels * multiplier)."
-                    if kernel.shape == (k, k, channels, channels * mult) else
-                    "out_features = channels * multiplier, feature_group_count = channels.")
-            raise _failure(ex, "the depthwise kernel has the wrong shape", config=show,
-                           details=[f"expected {want}, got {kernel.shape}"], hint=hint)
-        x = rng.normal(size=(2, 9, 9, channels)).astype(np.float32)
-        got = np.asarray(layer(jnp.asarray(x)), dtype=np.float64)
-        bias = None if layer.bias is None else torch.from_numpy(np.array(layer.bias[...]))
-        expected = F.conv2d(torch.from_numpy(x).permute(0, 3, 1, 2),
-                            torch.from_numpy(fw.hwio_to_oihw(kernel)), bias, padding="same",
-                            groups=channels).permute(0, 2, 3, 1).numpy()
-        problems = _array_diff(got, expected, 1e-4, 1e-4)
-        if problems:
-            raise _failure(ex, "the depthwise layer differs from PyTorch's grouped conv with the same "
-                               "weights", config=show, details=problems,
-                           hint="keep the spatial size (padding='SAME') and set "
-                                "feature_group_count=channels.")
+    rng = case_rng(ex)
+    configs = [(3, 3, 1), (4, 5, 2), (int(rng.integers(1, 6)), int(rng.choice([1, 3, 5])),
+                                      int(rng.integers(1, 4)))]
+
+    def depthwise_part():
+        _require_rule(ex, make_depthwise, RULES[ex])
+        for channels, k, mult in configs:
+            show = {"channels": channels, "kernel_size": k, "multiplier": mult}
+            layer = _call(ex, make_depthwise, channels, k, mult, nnx.Rngs(framework_seed(rng)),
+                          config=show)
+            kernel = np.array(layer.kernel[...])
+            want = (k, k, 1, channels * mult)
+            if kernel.shape != want:
+                grouped = kernel.shape == (k, k, channels, channels * mult)
+                raise _failure(ex, "the depthwise kernel has the wrong shape", config=show,
+                               details=[f"expected {want}, got {kernel.shape}"],
+                               hint=DIAGNOSES[f"{ex}/groups-ignored"][1] if grouped else
+                               "out_features = channels * multiplier, one group per input channel.",
+                               diagnosis=f"{ex}/groups-ignored" if grouped else None)
+            if getattr(layer, "bias", None) is None or np.shape(layer.bias[...]) != (channels * mult,):
+                raise _failure(ex, "the depthwise layer has no bias of shape (channels * multiplier,)",
+                               config=show, hint=DIAGNOSES[f"{ex}/no-bias"][1],
+                               diagnosis=f"{ex}/no-bias")
+            # random weights and bias, so that every one of them is exercised
+            kernel = rng.normal(size=want).astype(np.float32)
+            bias = rng.normal(size=channels * mult).astype(np.float32)
+            layer.kernel[...] = jnp.asarray(kernel)
+            layer.bias[...] = jnp.asarray(bias)
+            x = rng.normal(size=(2, 9, 9, channels)).astype(np.float32)
+            got = np.asarray(layer(jnp.asarray(x)), dtype=np.float64)
+            expected = fw.torch_conv(np.moveaxis(x, -1, 1), fw.hwio_to_oihw(kernel), bias,
+                                     padding="same", groups=channels)
+            problems = _array_diff(got, np.moveaxis(expected, 1, -1), 1e-4, 1e-4)
+            if problems:
+                raise _failure(ex, "the depthwise layer differs from PyTorch's grouped conv with the "
+                                   "same weights", config=show, details=problems,
+                               hint="keep the spatial size (padding='SAME') and one group per input "
+                                    "channel.")
+
     cases = []
     for _ in range(15):
         ci, co, k = int(rng.integers(1, 65)), int(rng.integers(1, 129)), int(rng.choice([1, 3, 5, 7]))
@@ -243,15 +322,16 @@ def check_depthwise_separable(make_depthwise, separable_params):
                         conv_params(c.ci, c.ci, (c.k, c.k), groups=c.ci) + conv_params(c.ci, c.co, (1, 1))),
              None)]
     variants = [
-        ("the biases are missing (every conv here has one bias per output channel).",
-         lambda c: (c.co * c.ci * c.k * c.k, c.ci * c.k * c.k + c.co * c.ci)),
-        ("the depthwise conv was counted like a full conv (groups ignored): each of its filters "
-         "sees one channel, so it has c_in * k * k weights.",
+        ("count-no-bias", lambda c: (c.co * c.ci * c.k * c.k, c.ci * c.k * c.k + c.co * c.ci)),
+        ("count-full-depthwise",
          lambda c: (c.co * c.ci * c.k * c.k + c.co, c.ci * c.ci * c.k * c.k + c.ci + c.co * c.ci + c.co)),
     ]
-    tally = _check_scalars(ex, separable_params, cases, refs, variants,
-                           normalise=_as_tuple,
-                           fallback_hint="standard: c_out*c_in*k*k + c_out; separable: (c_in*k*k + c_in) + "
-                                         "(c_out*c_in + c_out)")
-    _ok(ex, "the depthwise layer matches PyTorch's groups=C conv; parameter counts match PyTorch "
-            f"and conv_lib on {len(cases)} shapes." + tally)
+
+    def counts_part():
+        _probe(ex, separable_params, 3, 8, 3)
+        _require_rule(ex, separable_params, ARITHMETIC)
+        _check_scalars(ex, separable_params, cases, refs, variants, normalise=_as_tuple)
+
+    _parts(ex, [("make_depthwise", depthwise_part), ("separable_params", counts_part)])
+    _ok(ex, "the depthwise layer (with bias) matches PyTorch's groups=C conv; parameter counts "
+            f"match PyTorch and conv_lib on {len(cases)} shapes.")
