@@ -39,6 +39,7 @@ from .ex05 import check_dilate_kernel, check_dilated_conv2d, check_effective_siz
 from .ex06 import check_conv_input_grad, check_conv_transpose1d, check_transpose_output_size
 from .ex07 import check_pooled_rf, check_receptive_field, check_stacked_3x3, check_wavenet
 from .ex08 import check_depthwise_separable, check_flax_shapes, check_grouped_conv1d, check_port_conv
+from .ex09 import check_gemm_dims, check_im2col_gemm, check_transpose_phases
 from .ex10 import check_tcn_receptive_field, check_tcn_usage, check_temporal_block
 
 
