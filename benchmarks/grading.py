@@ -232,6 +232,53 @@ def print_table(rows):
                                           r["mean_cells_s"], r["mean_checks_s"])))
 
 
+IMPORTS = "import numpy, torch, jax, jax.numpy, conv_lib, conv_lib.course.checks"
+WORK = ("import numpy as np, torch, jax.numpy as jnp\n"
+        "torch.nn.functional.conv1d(torch.ones(1, 1, 8), torch.ones(1, 1, 3)); jnp.ones(3).sum().block_until_ready()")
+
+_FORK_PROBE = """
+import os, resource, sys, time
+t0 = time.perf_counter(); c0 = time.process_time()
+exec(sys.argv[1])
+print("parent", time.perf_counter() - t0, time.process_time() - c0, flush=True)
+for _ in range(int(sys.argv[3])):
+    t = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        exec(sys.argv[2])
+        os._exit(0)
+    _, status, usage = os.wait4(pid, 0)
+    print("child", time.perf_counter() - t, usage.ru_utime + usage.ru_stime, status, flush=True)
+"""
+
+
+def import_costs(repeat=3):
+    """What a kernel spends on the course's imports, cold and forked from a process that has them.
+
+    Cold: a fresh interpreter imports NumPy, PyTorch, JAX and the checks, then runs one PyTorch
+    and one JAX operation (as the setup cell and the first check do). Forked: one process imports
+    them once and forks a child per "notebook" that only runs the two operations. The difference
+    is what a pre-importing kernel launcher (a fork server) would save per submission.
+    """
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+    cold = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        before = os.times()
+        subprocess.run([sys.executable, "-c", IMPORTS + "\n" + WORK], env=env, check=True)
+        after = os.times()
+        cold.append((time.perf_counter() - started,
+                     after.children_user + after.children_system - before.children_user - before.children_system))
+    out = subprocess.run([sys.executable, "-c", _FORK_PROBE, IMPORTS, WORK, str(repeat)], env=env, check=True,
+                         capture_output=True, text=True).stdout.split("\n")
+    children = [tuple(map(float, line.split()[1:3])) for line in out if line.startswith("child")]
+    parent = [tuple(map(float, line.split()[1:3])) for line in out if line.startswith("parent")][0]
+    mean = lambda pairs, i: sum(p[i] for p in pairs) / len(pairs)   # noqa: E731
+    return {"cold_wall_s": round(mean(cold, 0), 2), "cold_cpu_s": round(mean(cold, 1), 2),
+            "forked_wall_s": round(mean(children, 0), 2), "forked_cpu_s": round(mean(children, 1), 2),
+            "parent_import_wall_s": round(parent[0], 2)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.grading", description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=100, help="roster size (default 100)")
@@ -240,7 +287,16 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, default=2, help="local Dask workers (default 2)")
     parser.add_argument("--no-dask", action="store_true", help="local grading only")
     parser.add_argument("--json", metavar="FILE", help="also write the table as JSON")
+    parser.add_argument("--imports", action="store_true",
+                        help="only measure the imports, cold and forked from a warm process")
     args = parser.parse_args(argv)
+    if args.imports:
+        costs = import_costs()
+        print("per notebook | wall s | CPU s\n--- | --- | ---")
+        print(f"fresh interpreter: imports + first ops | {costs['cold_wall_s']} | {costs['cold_cpu_s']}")
+        print(f"forked from a warm process: first ops | {costs['forked_wall_s']} | {costs['forked_cpu_s']}")
+        print(f"(the warm process paid {costs['parent_import_wall_s']} s once)")
+        return 0
     with tempfile.TemporaryDirectory(prefix="conv-knobs-bench-") as tmp:
         klass = make_class(Path(tmp) / "class", args.students, assignment=args.assignment)
         rows = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -83,11 +84,17 @@ def run(args, parser, runner_options=None):
         canvas=args.canvas, canvas_ids=canvas_ids, long_csv=args.long_csv, json_dir=args.json_dir,
         cache_dir=args.cache, only=args.only, dask=args.dask, expected=args.assignment,
         workdir=args.keep_workdir, keep=bool(args.keep_workdir), quiet=args.quiet,
-        runner_options=dict(runner_options or {}, jobs=args.jobs, cell_timeout=args.cell_timeout,
-                            notebook_timeout=args.notebook_timeout, memory_bytes=int(args.memory * (1 << 30))))
+        runner_options={"seed": getattr(args, "seed", None), "sandbox": not getattr(args, "no_sandbox", False),
+                        **(runner_options or {}), "jobs": args.jobs, "cell_timeout": args.cell_timeout,
+                        "notebook_timeout": args.notebook_timeout, "memory_bytes": int(args.memory * (1 << 30))})
     counts = {}
     for record in outcome["records"]:
         counts[record["status"]] = counts.get(record["status"], 0) + 1
+    if "no sandbox" in outcome["sandbox"]:
+        print(f"warning: grading WITHOUT a sandbox ({outcome['sandbox']}); submissions can read and write "
+              f"everything the grader's user can", file=sys.stderr)
+    elif not args.quiet:
+        print(f"sandbox: {outcome['sandbox']}", file=sys.stderr)
     print(f"graded {len(outcome['records'])} student-assignment row(s) in {time.monotonic() - started:.1f} s "
           f"({outcome['ran']} notebook(s) run, {outcome['cached']} from the cache) -> {args.out} ("
           + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ")", file=sys.stderr)
@@ -99,9 +106,9 @@ def grade_class(paths, *, out, roster=None, layout="auto", name_pattern=None, po
                 cache_dir=None, only=None, dask=None, expected=None, workdir=None, keep=False, quiet=True,
                 runner_options=None):
     """Grade a class; write every requested output. Returns {"records", "ran", "cached", "seconds"}."""
-    from conv_lib.tools.grade.cli import prepare
+    from conv_lib.tools.grade import cli
     from conv_lib.tools.grade.config import DEFAULT_RELEASE
-    from conv_lib.tools.grade.gradebook import Submission, score
+    from conv_lib.tools.grade.gradebook import Submission
     from conv_lib.tools.grade.release import Releases
 
     started = time.monotonic()
@@ -119,20 +126,27 @@ def grade_class(paths, *, out, roster=None, layout="auto", name_pattern=None, po
             sub = Submission(os.path.normpath(str(item.path)), item.path)
             sub.found = item
             try:
-                prepare(sub, releases, workdir, index, expected)
+                cli.prepare(sub, releases, workdir, index, expected)
             except Exception as exc:
                 sub.status, sub.message = "error", f"{type(exc).__name__}: {exc}"
             _identify(sub, item, people, policy)
             subs.append(sub)
         subs = _latest_only(subs)
-        ran, cached = _run(subs, workdir, cache_dir, only, dask, runner_options or {}, quiet)
+        options = dict(runner_options or {})
+        if options.get("seed") is None:   # a fresh secret seed per run, as the grader draws it
+            options["seed"] = secrets.randbits(32)
+        run_info = {"seed": options["seed"], "sandbox": "", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    "release": str(releases.folder.resolve()), "dask": dask or None,
+                    **{k: options.get(k) for k in ("cell_timeout", "notebook_timeout", "memory_bytes")}}
+        ran, cached, run_info["sandbox"] = _run(subs, workdir, cache_dir, only, dask, options, quiet)
         for sub in subs:
-            score(sub)
+            cli.finish(sub)
         records = [_record(sub) for sub in subs] + _missing(subs, people, releases, expected)
         wall = time.monotonic() - started
         exports.write_student_gradebook(records, out)
+        cli.write_run_info(out, run_info, subs)
         if feedback_dir:
-            _write_feedback(subs, records, feedback_dir)
+            _write_feedback(subs, records, feedback_dir, run_info)
         if canvas:
             exports.write_canvas(records, people or _roster_from(records), canvas, canvas_ids)
         if long_csv:
@@ -141,7 +155,7 @@ def grade_class(paths, *, out, roster=None, layout="auto", name_pattern=None, po
             results_json.write_records(records, json_dir)
         if report_dir:
             report.write_report(records, report_dir, wall_seconds=wall)
-        return {"records": records, "ran": ran, "cached": cached, "seconds": wall}
+        return {"records": records, "ran": ran, "cached": cached, "seconds": wall, "sandbox": run_info["sandbox"]}
     finally:
         if owner and not keep:
             shutil.rmtree(owner, ignore_errors=True)
@@ -193,7 +207,7 @@ def _latest_only(subs):
 # ------------------------------------------------------------------------------------------------
 
 def _run(subs, workdir, cache_dir, only, dask, runner_options, quiet):
-    """Fill ``sub.result`` of every runnable submission; returns (notebooks run, results from cache)."""
+    """Fill ``sub.result`` of every runnable submission; returns (notebooks run, from the cache, sandbox)."""
     store = cache_mod.ResultCache(cache_dir) if cache_dir else None
     runnable = [s for s in subs if s.status is None and s.work_path is not None]
     todo, from_cache = [], 0
@@ -208,6 +222,7 @@ def _run(subs, workdir, cache_dir, only, dask, runner_options, quiet):
         hit = None if regrade else store.get(sub.content_hash, sub.exercise_set)
         if hit is not None:
             sub.result, sub.trace, sub.cached = hit["result"], hit.get("trace", []), True
+            sub.seed = hit.get("seed")
             from_cache += 1
         else:
             sub.previous = store.entry(sub.content_hash) if regrade else None
@@ -238,13 +253,15 @@ def _run(subs, workdir, cache_dir, only, dask, runner_options, quiet):
         if previous is not None:
             keep = [cid for ex, _, cid in sub.release.exercises if ex != only]
             result = cache_mod.merge_only(result, previous.get("result", {}).get("result"), keep)
-        sub.result, sub.trace = result, entry["trace"]
+        sub.result, sub.trace, sub.seed = result, entry["trace"], options.get("seed")
         if store is not None:
-            store.put(sub.content_hash, sub.exercise_set, {"result": result, "trace": sub.trace},
-                      submission=sub.label)
+            store.put(sub.content_hash, sub.exercise_set, {"result": result, "trace": sub.trace,
+                                                           "seed": sub.seed}, submission=sub.label)
     for sub in runnable:
         sub.status, sub.message = sub.result["status"], sub.result.get("message", "")
-    return len(todo), from_cache
+    sandboxes = sorted({entry.get("sandbox", "") for entry in done.values()} - {""})
+    sandbox = "; ".join(sandboxes) if sandboxes else ("results from the cache" if runnable else "nothing ran")
+    return len(todo), from_cache, sandbox
 
 
 # ------------------------------------------------------------------------------------------------
@@ -277,17 +294,18 @@ def _record(sub):
     roles = {cid: (cell.get("metadata", {}).get("conv_knobs") or {}).get("role", "")
              for cid, cell in (release.protected.items() if release is not None else [])}
     exercises = []
-    checks = result.get("checks") or {}      # {exercise: CheckResult.as_dict()} when the checks report
+    details = getattr(sub, "details", None) or {}   # the grader's scoring: CheckResult reports, tampering
     for exercise, points, cell_id in (release.exercises if release is not None else []):
         cell = cells.get(cell_id) or {}
-        check = checks.get(exercise) or cell.get("check") or {}
+        detail = details.get(exercise) or {}
+        check = detail.get("report") or {}
         message = (cell.get("evalue") or "") if not cell.get("ok") else (cell.get("stdout") or "")
         exercises.append({
             "exercise": exercise, "points": sub.points.get(exercise, 0), "max_points": points,
-            "status": _exercise_status(cell, check, sub.result is not None),
+            "status": "tampered" if detail.get("tampered") else _exercise_status(cell, check, sub.result is not None),
             "parts": [list(p) for p in check.get("parts", [])],
-            "diagnoses": list(check.get("diagnoses") or cell.get("diagnoses") or []),
-            "message": message.strip()[:2000],
+            "diagnoses": list(check.get("diagnoses") or []),
+            "message": (check.get("message") or message).strip()[:2000],
             "seconds": _cell_seconds(sub.trace, cell_id)})
     lateness = getattr(sub, "lateness", None) or late.Lateness(None, "", None)
     raw = sub.score if release is not None else None
@@ -299,7 +317,8 @@ def _record(sub):
         "score": late.apply_penalty(raw, lateness) if raw is not None else None,
         "late": lateness.as_dict(), "exercises": exercises, "notes": list(sub.notes),
         "timings": timings(getattr(sub, "trace", []), roles, result.get("seconds")),
-        "cached": bool(getattr(sub, "cached", False)),
+        "cached": bool(getattr(sub, "cached", False)), "seed": getattr(sub, "seed", None),
+        "flags": [f.get("reason", "") for f in getattr(sub, "flags", [])],
     }
 
 
@@ -365,7 +384,7 @@ def _roster_from(records):
     return roster_mod.Roster(list(seen.values()))
 
 
-def _write_feedback(subs, records, folder):
+def _write_feedback(subs, records, folder, run_info=None):
     from conv_lib.tools.grade.feedback import feedback_markdown
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -373,7 +392,8 @@ def _write_feedback(subs, records, folder):
     for sub in subs:
         record = by_label[sub.label]
         try:
-            text = feedback_markdown(sub)
+            # a result from the cache was graded with the seed of its own run
+            text = feedback_markdown(sub, dict(run_info or {}, seed=getattr(sub, "seed", None)))
         except Exception as exc:  # a feedback bug must not cost the other files
             text = f"# Feedback\n\n- Submission: `{sub.label}`\n- Status: `{sub.status}`\n\n" \
                    f"(feedback could not be rendered: {type(exc).__name__}: {exc})\n"

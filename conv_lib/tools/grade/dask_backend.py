@@ -48,8 +48,10 @@ def event_traces(log_path):
 def run_batch(items, options, workdir=None):
     """Run prepared notebooks; ``items``: [(key, file name, notebook text)].
 
-    ``options``: keyword arguments of the grader's ``Runner`` (jobs, cell_timeout, ...).
-    Returns {key: {"result": runner result, "trace": [(event, cell id, t)]}}.
+    ``options``: keyword arguments of the grader's ``Runner`` (jobs, cell_timeout, seed, ...), where
+    ``sandbox`` is True/False: the Runner configures (and self-tests) bubblewrap here, on the
+    machine that runs the kernels.
+    Returns {key: {"result": runner result, "trace": [(event, cell id, t)], "sandbox": sentence}}.
     """
     from conv_lib.tools.grade.runner import Runner
     owner = tempfile.mkdtemp(prefix="conv-knobs-batch-") if workdir is None else None
@@ -66,12 +68,13 @@ def run_batch(items, options, workdir=None):
         options["jobs"] = max(1, min(int(options.get("jobs") or 1), len(items)))
         log = root / "events.jsonl"
         runner = Runner(root, event_log=log, **options)
+        sandbox_text = getattr(runner, "sandbox_note", "")
         results = runner.run(list(paths))
         traces = event_traces(log)
         out = {}
         for path, key in paths.items():
             result = results.get(path) or {"status": "error", "cells": {}, "message": "no result was recorded"}
-            out[key] = {"result": result, "trace": traces.get(str(path), [])}
+            out[key] = {"result": result, "trace": traces.get(str(path), []), "sandbox": sandbox_text}
         return out
     finally:
         if owner:
@@ -111,8 +114,8 @@ def run_on_dask(address, items, options, *, chunk=None, progress=None, timeout=N
                 results = future.result()
             except Exception as exc:   # a lost worker or a broken environment: never lose the rows
                 results = {key: {"result": {"status": "error", "cells": {}, "message":
-                                            f"the Dask task failed: {type(exc).__name__}: {exc}"}, "trace": []}
-                           for key, _, _ in batch}
+                                            f"the Dask task failed: {type(exc).__name__}: {exc}"}, "trace": [],
+                                 "sandbox": ""} for key, _, _ in batch}
             out.update(results)
             if progress:
                 for key in results:
