@@ -249,6 +249,28 @@ def test_rendered_scatter_stack_and_groups():
 # Files, determinism, CLI and errors
 
 
+@pytest.mark.parametrize("case", ["--input 3 --kernel 3 --stride 2 --padding 1 --transposed "
+                                  "--view scatter --numbers",
+                                  "--input 5 --kernel 3 --padding 1 --mode circular --numbers",
+                                  "--input 12 --kernel 3 --causal-stack 1,3 --numbers"])
+def test_gif_keeps_every_scene_colour_exactly(case):
+    """Only anti-aliased glyph edges may change colour in the GIF; every colour the scene
+    names (fills, borders, text) is in the palette and comes back exactly."""
+    from conv_lib.course.animate.render_raster import palette
+    a = from_command(case)
+    pal = palette(a.scene)
+    pal_keys = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
+    gif = Image.open(io.BytesIO(a.to_bytes("gif")))
+    for t, rgb in enumerate(a.images()):
+        gif.seek(t)
+        got = np.asarray(gif.convert("RGB")).astype(np.int64)
+        want = np.asarray(rgb).astype(np.int64)
+        keys = (want[..., 0] << 16) | (want[..., 1] << 8) | want[..., 2]
+        exact = np.isin(keys, pal_keys)
+        assert exact.mean() > 0.9
+        assert np.array_equal(got[exact], want[exact]), t
+
+
 @pytest.mark.parametrize("fmt", ["gif", "webp", "svg", "png"])
 def test_same_call_same_bytes(fmt):
     one = animate(5, 3, stride=2, padding=1, mode="reflect", numbers=True).to_bytes(fmt)

@@ -11,6 +11,7 @@ import importlib.util
 import io
 import os
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .scene import Circle, Line, Rect, Scene, Text
@@ -95,8 +96,9 @@ def frames(scene: Scene):
 
 
 def palette(scene: Scene):
-    """The fixed GIF palette: the scene's colours in order of first use, then, for every pair of
-    a text colour and a fill, three blends (the shades of anti-aliased glyph edges)."""
+    """The fixed GIF palette, as (N, 3) uint8 RGB: the scene's colours in order of first use,
+    then, for every pair of a text colour and a fill, three blends (the shades of anti-aliased
+    glyph edges)."""
     colors, texts = [], []
 
     def add(color):
@@ -111,20 +113,35 @@ def palette(scene: Scene):
         if isinstance(shape, Text) and shape.color not in texts:
             texts.append(shape.color)
     rgb = [_rgb(c) for c in colors]
-    blends = []
     for t in texts:
         for f in colors:
             for a in (0.25, 0.5, 0.75):
-                blends.append(tuple(round(a * x + (1 - a) * y) for x, y in zip(_rgb(t), _rgb(f))))
-    for color in blends:
-        if len(rgb) >= 256:
-            break
-        if color not in rgb:
-            rgb.append(color)
-    flat = [v for color in rgb for v in color]
-    image = Image.new("P", (1, 1))
-    image.putpalette(flat + flat[:3] * (256 - len(rgb)))
-    return image
+                blend = tuple(round(a * x + (1 - a) * y) for x, y in zip(_rgb(t), _rgb(f)))
+                if blend not in rgb and len(rgb) < 256:
+                    rgb.append(blend)
+    return np.array(rgb, dtype=np.int32)
+
+
+def indexed(image, pal):
+    """``image`` as a "P" image on palette ``pal``: each colour goes to its nearest palette entry
+    (the first of equals), so every colour of the scene keeps its exact value. (Pillow's own
+    quantize looks colours up at reduced precision and may pick a neighbour.)"""
+    a = np.asarray(image).astype(np.int32)
+    keys = (a[..., 0] << 16) | (a[..., 1] << 8) | a[..., 2]
+    pal_keys = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
+    order = np.argsort(pal_keys, kind="stable")
+    pos = np.minimum(np.searchsorted(pal_keys[order], keys), len(pal) - 1)
+    index = order[pos]
+    miss = pal_keys[index] != keys                  # not a palette colour: glyph edges
+    if miss.any():
+        unique, inverse = np.unique(keys[miss], return_inverse=True)
+        colors = np.stack([unique >> 16, (unique >> 8) & 255, unique & 255], axis=1)
+        nearest = ((colors[:, None, :] - pal[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        index[miss] = nearest[inverse]
+    out = Image.fromarray(index.astype(np.uint8), "P")
+    flat = pal.astype(np.uint8).ravel().tolist()
+    out.putpalette(flat + flat[:3] * (256 - len(pal)))
+    return out
 
 
 def encode(scene: Scene, fmt: str, frame: int | None = None) -> bytes:
@@ -141,8 +158,8 @@ def encode(scene: Scene, fmt: str, frame: int | None = None) -> bytes:
         images[0].save(buf, format="PNG", optimize=True)
     elif fmt == "gif":
         pal = palette(scene)
-        indexed = [im.quantize(palette=pal, dither=Image.Dither.NONE) for im in images]
-        indexed[0].save(buf, format="GIF", save_all=True, append_images=indexed[1:],
+        frames_p = [indexed(im, pal) for im in images]
+        frames_p[0].save(buf, format="GIF", save_all=True, append_images=frames_p[1:],
                         duration=durations, loop=0, optimize=True, disposal=1)
     elif fmt == "webp":
         images[0].save(buf, format="WEBP", save_all=True, append_images=images[1:],
