@@ -214,3 +214,10 @@ def test_report_falls_back_to_failure_messages_without_diagnosis_ids(tmp_path):
     summary = report.write_report(records, tmp_path)
     assert summary["mistakes"] == {} and summary["undiagnosed"] == {"ex-a": [("the output is one element too short", 2)]}
     assert "the output is one element too short" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_outcome_categories():
+    assert report.outcome("failed", [["a", True], ["b", False]]) == "partly passed"
+    assert report.outcome("failed", [["a", False]]) == "failed"
+    assert [report.outcome(s) for s in ("tampered", "timeout", "kernel-died", "not-attempted", "forbidden")] == \
+        ["tampered", "timed out", "crashed", "not attempted", "failed"]

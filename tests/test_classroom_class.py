@@ -99,6 +99,8 @@ def test_gradebook_has_one_row_per_student_with_the_late_policy(graded):
             assert raw == 0, (student, profile)
         elif profile == "cell-error":
             assert row["ex02-quick-checks"] == "0" and raw == top - 1
+        elif profile == "cheat-patch":   # replaced the check functions from an answer cell
+            assert (row["status"], raw) == ("tampered", 0)
 
 
 def test_canvas_long_csv_json_and_feedback(graded):
@@ -116,7 +118,8 @@ def test_canvas_long_csv_json_and_feedback(graded):
     for record in records:
         assert record["timings"]["total"] > 0 and record["timings"]["kernel"] > 0
         assert {e["status"] for e in record["exercises"]} <= {"passed", "failed", "not-attempted", "not-run",
-                                                                "kernel-died", "forbidden", "check-bug"}
+                                                                "kernel-died", "forbidden", "check-bug",
+                                                                "tampered"}
     visitor = (base / "out" / "feedback" / "zz-visitor--ex02-output-shape.md").read_text()
     assert "`zz-visitor` is not on the roster." in visitor and "a penalty of" in visitor
     cheat = next(s for s, p in info["profiles"].items() if p == "cheat-edit")

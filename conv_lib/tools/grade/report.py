@@ -28,6 +28,7 @@ OUTCOMES = [  # (label, exercise statuses, colour)
     ("not attempted", {"not-attempted"}, "#bdbdbd"),
     ("crashed", {"kernel-died", "memory-error", "not-run", "not-graded", "check-bug", "error"}, "#6d4c41"),
     ("timed out", {"timeout"}, "#fb8c00"),
+    ("tampered", {"tampered"}, "#8e24aa"),
 ]
 TIMING_PARTS = [("kernel", "kernel start"), ("setup", "imports (setup cell)"), ("cells", "student cells"),
                 ("checks", "check cells")]
@@ -295,10 +296,11 @@ def render_markdown(summary, title="Class report"):
              f"missing: {summary['missing']}; late: {summary['late']}",
              f"- Mean score {_pct(summary['mean_percent'])}, median {_pct(summary['median_percent'])}",
              "- Status: " + ", ".join(f"{s} {n}" for s, n in sorted(summary["status"].items())), "",
-             "| Exercise | passed | failed | not attempted | crashed | timed out |", "|---|---|---|---|---|---|"]
+             "| Exercise | passed | failed | not attempted | crashed | timed out | tampered |",
+             "|---|---|---|---|---|---|---|"]
     for name, counts in summary["per_exercise"].items():
         total = sum(counts.values()) or 1
-        cells = [counts.get(k, 0) for k in ("passed", "failed", "not attempted", "crashed", "timed out")]
+        cells = [counts.get(k, 0) for k in ("passed", "failed", "not attempted", "crashed", "timed out", "tampered")]
         lines.append(f"| {name} | " + " | ".join(f"{c} ({100 * c / total:.0f}%)" for c in cells) + " |")
     if summary["mistakes"]:
         lines += ["", "Most common mistakes:", ""]
