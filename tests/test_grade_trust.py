@@ -5,7 +5,8 @@ graded in one batch with the sandbox, the guard and a fresh seed.
   the grader's working folder and its other working copies, the gradebook and feedback folders,
   ``solutions/``, ``exercises/`` and ``conv_lib/`` of the project, a file in the grader's /tmp, the
   network and the grader's processes; the correct submission graded after it keeps full marks;
-- a library one-liner earns nothing for the from-scratch exercise;
+- a library one-liner earns nothing for the from-scratch exercise; a multi-part answer with 3 of 5
+  values right earns 3/5 of the points;
 - checks patched from an answer cell (directly, through ``exec``, or NumPy's comparison) never
   give a silent score: status ``tampered``, no points from the tampering cell on;
 - a kernel death costs only the exercise whose cell killed it;
@@ -102,6 +103,7 @@ NUMPY_PATCH = ("import numpy as _n\n_n.allclose = lambda *a, **k: True\n"
                "def same_padding(n, k, s=1, d=1):\n    return (0, 0)\n")
 ONE_LINER = "import conv_lib\ndef output_size(n, k, s=1, p=0, d=1):\n    return conv_lib.shapes.output_size(n, k, s, p, d)\n"
 CRASH = "import os\nos._exit(3)\n"
+PARTLY = "out_plain = 56\nout_dilated = 56\nrf_plain = 5\nrf_dilated = 10\nextra_params = 1\n"   # 3 of 5
 
 
 def _digest(folder):
@@ -150,6 +152,7 @@ def trust_run(tmp_path_factory):
     class_["a-vandal"] = nb
     nb = copy.deepcopy(solution)
     _set(nb, "ex02-output-size-answer", ONE_LINER)
+    _set(nb, "ex02-56x56-answer", PARTLY)
     class_["b-one-liner"] = nb
     nb = copy.deepcopy(solution)
     _insert_after(nb, "ex02-setup", PATCH_CHECKS, "patch")
@@ -206,10 +209,13 @@ def test_the_vandal_reached_nothing_and_the_class_keeps_its_marks(trust_run):
         assert (rows[name]["score"], rows[name]["max_score"], rows[name]["status"]) == (str(FULL), str(FULL), "ok")
 
 
-def test_library_one_liner_earns_nothing(trust_run):
+def test_library_one_liner_earns_nothing_and_parts_earn_their_share(trust_run):
     row = trust_run["rows"]["b-one-liner"]
-    assert row["ex02-output-size"] == "0" and row["score"] == str(FULL - 2)
-    assert "| ex02-output-size | ✗ forbidden shortcut | 0 / 2 |" in _feedback(trust_run, "b-one-liner")
+    assert row["ex02-output-size"] == "0" and row["ex02-56x56"] == "1.2"      # 2 points x 3/5 parts
+    assert row["score"] == "9.2" and row["status"] == "ok"
+    text = _feedback(trust_run, "b-one-liner")
+    assert "| ex02-output-size | ✗ forbidden shortcut | 0 / 2 |" in text
+    assert "Parts: 3 of 5 correct" in text and "- ✗ rf_dilated" in text and "- ✓ out_plain" in text
 
 
 def test_patched_checks_are_flagged_not_rewarded(trust_run):

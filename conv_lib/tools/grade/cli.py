@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from conv_lib.tools import notebook_meta as meta
-from conv_lib.tools.grade import sandbox as sandboxing
 from conv_lib.tools.grade import tamper
 from conv_lib.tools.grade.config import DEFAULT_RELEASE, cpu_count
 from conv_lib.tools.grade.feedback import feedback_markdown, feedback_names
@@ -96,17 +95,6 @@ def remove_working_copy(sub):
     shutil.rmtree(sub.work_path.parent, ignore_errors=True)
 
 
-def sandbox_choice(no_sandbox, ipython_dir):
-    """``(sandbox config or None, sentence for the instructor)``; runs the bwrap self-test."""
-    if no_sandbox:
-        return None, "no sandbox: --no-sandbox was given"
-    cfg = sandboxing.config(ipython_dir)
-    ok, reason = sandboxing.self_test(cfg)
-    if not ok:
-        return None, f"no sandbox: {reason}"
-    return cfg, f"bubblewrap sandbox ({cfg['bwrap']})"
-
-
 def finish(sub):
     """Score one submission and settle its status (``tampered`` wins over every other status)."""
     score(sub)
@@ -147,13 +135,13 @@ def grade(paths, *, out, feedback_dir=None, release_dir=DEFAULT_RELEASE, jobs=No
                 sub.status, sub.message = "error", f"{type(exc).__name__}: {exc}"
         runnable = [s for s in subs if s.status is None and s.work_path is not None]
         if runnable:
-            (workdir / "ipython").mkdir(parents=True, exist_ok=True)
-            cfg, run_info["sandbox"] = sandbox_choice(not sandbox, workdir / "ipython")
             runner = Runner(workdir, jobs=jobs or cpu_count(), cell_timeout=cell_timeout,
                             notebook_timeout=notebook_timeout, memory_bytes=int(memory_gib * (1 << 30)),
-                            event_log=workdir / "events.jsonl" if keep else None, seed=seed, sandbox=cfg)
-            if cfg is None:
-                print(f"warning: grading WITHOUT a sandbox ({run_info['sandbox'][len('no sandbox: '):]}); "
+                            event_log=workdir / "events.jsonl" if keep else None, seed=seed,
+                            sandbox=sandbox)
+            run_info["sandbox"] = runner.sandbox_note
+            if runner.sandbox is None:
+                print(f"warning: grading WITHOUT a sandbox ({runner.sandbox_note[len('no sandbox: '):]}); "
                       f"submissions can read and write everything the grader's user can", file=sys.stderr)
             elif not quiet:
                 print(f"sandbox: {run_info['sandbox']}", file=sys.stderr)
@@ -247,7 +235,9 @@ def main(argv=None):
         print("no notebooks found in " + " ".join(args.submissions), file=sys.stderr)
         return 1
     if classroom.wanted(args):   # roster, late policy, exports, report, cache or Dask
-        return classroom.run(args, parser)
+        # the class run's kernels get the same secret seed and sandbox as a plain run
+        seed = args.seed if args.seed is not None else secrets.randbits(32)
+        return classroom.run(args, parser, runner_options={"seed": seed, "sandbox": not args.no_sandbox})
     started = time.monotonic()
     header, rows = grade(args.submissions, out=args.out, feedback_dir=args.feedback_dir,
                          release_dir=args.release, jobs=args.jobs, cell_timeout=args.cell_timeout,

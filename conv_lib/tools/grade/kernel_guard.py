@@ -4,9 +4,9 @@ Installed by ``kernel_setup.install`` in every grading kernel before the noteboo
 It
 
 1. registers a reporter with the checks' harness (``checks._harness.add_reporter``), which keeps
-   every ``CheckResult`` dict (see /tmp contract: exercise, parts, diagnoses, status, message);
+   every ``CheckResult`` dict (exercise, parts, diagnoses, status, message);
 2. fingerprints what the checks rely on: every function, class and module bound in the modules of
-   ``conv_lib`` (the library and the checks, with a hash of each function's code), the objects of
+   ``conv_lib`` (the library and the checks, with each function's code object), the objects of
    the harness's ``PROTECTED`` registry, ``sys.modules`` entries of those modules, and the
    reference functions of NumPy, PyTorch, JAX and Flax plus the builtins the harness uses. Framework
    modules imported later are fingerprinted right after their ``import`` statement returns (a
@@ -24,7 +24,6 @@ cannot see.
 from __future__ import annotations
 
 import builtins
-import hashlib
 import json
 import os
 import sys
@@ -49,22 +48,14 @@ CHECKS_MODULE = "conv_lib.course.checks"
 _guard = None
 
 
-def _code_key(code):
-    """A stable description of a code object (marshal's bytes depend on reference counts)."""
-    consts = tuple(_code_key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c))
-                   for c in code.co_consts)
-    return (code.co_code, code.co_names, code.co_varnames, code.co_freevars, consts)
-
-
-def _code_digest(fn):
+def _code_of(fn):
+    """The code object of a function (or method, or wrapper's function), else None."""
     fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
-    if not isinstance(code, types.CodeType):
-        return None
-    try:
-        return hashlib.sha1(repr(_code_key(code)).encode()).hexdigest()[:16]
-    except Exception:
-        return f"id:{id(code)}"
+    return code if isinstance(code, types.CodeType) else None
+
+
+_MISSING = object()
 
 
 def _own(module_name):
@@ -118,31 +109,31 @@ class Guard:
         items = protected.items() if isinstance(protected, dict) else (
             (getattr(obj, "__qualname__", repr(obj)), obj) for obj in protected)
         for label, obj in items:
-            self.protected.append((str(label), obj, _code_digest(obj)))
+            self.protected.append((str(label), obj, _code_of(obj)))
         return True
 
     # -- fingerprints ---------------------------------------------------------------------------
     def fingerprint(self, module):
-        prints = {}
+        """The module's callables and modules (objects, kept alive), with the code, defaults and
+        class dictionaries of the library's own functions and classes. Code objects are immutable,
+        so "same code object" means "same code"."""
+        prints, extra = {}, {}
         own = _own(module.__name__)
         for name, value in list(vars(module).items()):
             if not own and name.startswith("_"):
                 continue          # libraries rebind their private names themselves
-            if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-                                  types.ModuleType, type)) or callable(value):
-                entry = [id(value)]
+            if isinstance(value, (types.ModuleType, type)) or callable(value):
+                prints[name] = value
                 if own and isinstance(value, types.FunctionType):
-                    entry += [_code_digest(value), id(value.__defaults__), id(value.__kwdefaults__)]
+                    extra[name] = (value.__code__, value.__defaults__, value.__kwdefaults__)
                 elif own and isinstance(value, type) and getattr(value, "__module__", "") == module.__name__:
-                    entry.append(hashlib.sha1(repr(sorted((k, id(v)) for k, v in vars(value).items()))
-                                              .encode()).hexdigest()[:16])
-                prints[name] = tuple(entry)
-        return prints
+                    extra[name] = dict(vars(value))
+        return prints, extra
 
     def watch(self, name):
         module = sys.modules.get(name)
         if isinstance(module, types.ModuleType) and name not in self.modules:
-            self.modules[name] = (module, self.fingerprint(module))
+            self.modules[name] = (module, *self.fingerprint(module))
 
     def watch_loaded(self):
         for name in list(sys.modules):
@@ -151,21 +142,31 @@ class Guard:
 
     def differences(self):
         reasons = []
-        for name, (module, prints) in list(self.modules.items()):
+        for name, (module, prints, extra) in list(self.modules.items()):
             if sys.modules.get(name) is not module:
                 reasons.append(f"sys.modules[{name!r}] was replaced or removed")
                 continue
-            now = self.fingerprint(module)
-            for attr, entry in prints.items():
-                if attr not in now:
+            now = vars(module)
+            for attr, value in prints.items():
+                current = now.get(attr, _MISSING)
+                if current is _MISSING:
                     if _own(name):   # a deleted reference function fails loudly by itself
                         reasons.append(f"{name}.{attr} was deleted")
-                elif now[attr][0] != entry[0]:
+                elif current is not value:
                     reasons.append(f"{name}.{attr} was replaced")
-                elif now[attr] != entry:
+            for attr, saved in extra.items():
+                value = prints[attr]
+                if isinstance(saved, tuple):
+                    changed = (value.__code__ is not saved[0] or value.__defaults__ is not saved[1]
+                               or value.__kwdefaults__ is not saved[2])
+                else:
+                    current = vars(value)
+                    changed = len(current) != len(saved) or any(current.get(k, _MISSING) is not v
+                                                                for k, v in saved.items())
+                if changed:
                     reasons.append(f"the code or defaults of {name}.{attr} were changed")
-        for label, obj, digest in self.protected:
-            if _code_digest(obj) != digest:
+        for label, obj, code in self.protected:
+            if _code_of(obj) is not code:
                 reasons.append(f"the code of the protected {label} was changed")
         b = builtins.__dict__
         for name, value in self.builtins.items():

@@ -215,7 +215,8 @@ class Runner:
                  startup_grace=180.0, kill_grace=30.0, event_log=None, seed=None, sandbox=None):
         self.workdir = Path(workdir)
         self.seed = seed              # CONV_KNOBS_CHECK_SEED for every kernel (None: the practice seed)
-        self.sandbox = sandbox        # sandbox.config(...) or None
+        self.sandbox = None           # sandbox.config(...) when the kernels run in bubblewrap
+        self.sandbox_note = "no sandbox: not requested"
         self.event_log = event_log
         self.jobs = max(1, int(jobs))
         self.cell_timeout = cell_timeout
@@ -229,6 +230,13 @@ class Runner:
         (ipython_dir / "profile_default").mkdir(parents=True, exist_ok=True)
         (ipython_dir / "profile_default" / "ipython_kernel_config.py").write_text(
             "c.HistoryManager.enabled = False\n", encoding="utf-8")
+        if isinstance(sandbox, dict):
+            self.sandbox, self.sandbox_note = sandbox, f"bubblewrap sandbox ({sandbox.get('bwrap')})"
+        elif sandbox is False:
+            self.sandbox_note = "no sandbox: --no-sandbox was given"
+        elif sandbox:                 # True: bubblewrap if it is installed and passes its self-test
+            from conv_lib.tools.grade import sandbox as sandboxing
+            self.sandbox, self.sandbox_note = sandboxing.prepare(ipython_dir)
         ini = self.workdir / "pytest.ini"
         ini.write_text("[pytest]\naddopts =\n", encoding="utf-8")
         self.env = self._environment(ipython_dir)

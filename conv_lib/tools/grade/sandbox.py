@@ -125,3 +125,20 @@ def self_test(cfg, timeout=120):
         if not (cwd / "written-by-the-sandbox").exists():
             return False, "the bwrap self-test could not write to its own working folder"
     return True, ""
+
+
+_SELF_TESTS = {}   # bwrap path -> (ok, reason): the self-test runs once per process
+
+
+def prepare(ipython_dir, wanted=True):
+    """``(config or None, sentence)`` for a runner: the sandbox if wanted and its self-test passes."""
+    if not wanted:
+        return None, "no sandbox: --no-sandbox was given"
+    cfg = config(ipython_dir)
+    key = cfg.get("bwrap")
+    if key not in _SELF_TESTS:
+        _SELF_TESTS[key] = self_test(cfg)
+    ok, reason = _SELF_TESTS[key]
+    if not ok:
+        return None, f"no sandbox: {reason}"
+    return cfg, f"bubblewrap sandbox ({cfg['bwrap']})"
