@@ -45,6 +45,7 @@ EXERCISES = [
     "ex01-convolution.ipynb", "ex02-output-shape.ipynb", "ex03-stride.ipynb",
     "ex04-padding.ipynb", "ex05-dilation.ipynb", "ex06-transposed.ipynb",
     "ex07-receptive-field.ipynb", "ex08-frameworks.ipynb", "ex09-gemm.ipynb", "ex10-tcn.ipynb",
+    "ex11-groups.ipynb", "ex12-pooling.ipynb",
 ]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 IMAGE_MIMES = ("image/png", "image/svg+xml")

@@ -41,6 +41,8 @@ from .ex07 import check_pooled_rf, check_receptive_field, check_stacked_3x3, che
 from .ex08 import check_depthwise_separable, check_flax_shapes, check_grouped_conv1d, check_port_conv
 from .ex09 import check_gemm_dims, check_im2col_gemm, check_transpose_phases
 from .ex10 import check_tcn_receptive_field, check_tcn_usage, check_temporal_block
+from .ex11 import check_connectivity, check_pointwise_linear, check_separable_params
+from .ex12 import check_exact_shift, check_max_pool, check_pool_size
 
 
 
