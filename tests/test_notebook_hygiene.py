@@ -182,3 +182,33 @@ def test_exercise_sets_start_with_their_warm_ups(path):
     assert points, f"{path.name}: no check cells"
     assert [p for _, p in points] == sorted(p for _, p in points), (
         f"{path.name}: harder exercises come before warm-ups: {points}")
+
+
+# Wall-clock numbers depend on the machine and its load: notebooks print them, and assert counts
+# and results instead. An assert line that mentions a timing is flagged.
+TIMING = re.compile(r"\w*seconds\b|\w*elapsed\b|\btimeit\b|perf_counter|process_time|\bbest_of\("
+                    r"|\w+_ms\b|\bms\w*\(|\[\"min\"\]")
+
+
+def timing_asserts(code: str) -> list[str]:
+    return [line.strip() for line in code.splitlines()
+            if line.lstrip().startswith("assert") and TIMING.search(line)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_wall_clock_assertions(path):
+    flagged = timing_asserts(_code(nbformat.read(path, as_version=4)))
+    assert not flagged, f"{path.name} asserts on wall-clock time: {flagged}"
+
+
+@pytest.mark.parametrize("code, n", [
+    ("assert seconds < 50", 1),
+    ("assert loops_seconds / fast_seconds > 100", 1),
+    ('assert t["gemm"] > t["fft"]', 0),
+    ('assert ms(case, "conv_lib") < ms(case, "im2col_gemm")', 1),
+    ('assert case["times"]["conv_lib"]["min"] < 1', 1),
+    ("assert len(short_losses) == len(long_losses) == STEPS", 0),
+    ("print(f'{seconds:.1f} s')", 0),
+])
+def test_timing_assert_pattern(code, n):
+    assert len(timing_asserts(code)) == n
