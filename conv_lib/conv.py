@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._args import IntOrSeq, Padding, check_conv_operands, check_int, check_mode, float_dtype, per_dim
-from ._engine import correlate
+from ._engine import correlate, transposed
 from .padding import dilate, pad
 from .shapes import output_shape, resolve_padding, transposed_output_size
 
@@ -142,15 +142,14 @@ def conv_transpose(x: Any, w: Any, bias: Any = None, *, stride: IntOrSeq = 1, pa
 
     When ``p > d * (k - 1)`` that padding is negative, i.e. the result is cropped instead.
 
-    Computed phase by phase: with stride s, a fraction (s-1)/s of the dilated input along each
-    axis is inserted zeros, and most of the convolution's products would be multiplications by
-    zero. Output positions o = r + s*j of one phase r only ever meet the taps t with
-    (r + p - t*d) % s == 0, and those taps read the real samples x[j + c_t],
-    c_t = (r + p - t*d) / s. So each phase is an ordinary stride-1 convolution of x itself with
-    that subset of taps (``_phase``), and the s**ndim phases interleave into y (the "sub-pixel
-    convolution" view of Shi et al., 2016).
+    Computed without the zeros: with stride s, a fraction (s-1)/s of the dilated input along each
+    axis is inserted zeros, and most of that convolution's products would be multiplications by
+    zero. Read the other way round, every input sample x[i] adds x[i] * w[t] to y[i*s + t*d - p]:
+    ``_engine.transposed`` computes all those products as one matrix product (every input
+    channel against every (output channel, tap) pair) and adds each tap's plane into its strided
+    outputs.
     """
-    x, w, bias, c_out = check_conv_operands(x, w, bias, groups, weight_layout="IO")
+    x, w, bias, _ = check_conv_operands(x, w, bias, groups, weight_layout="IO")
     ndim = x.ndim - 2
     stride = per_dim("stride", stride, ndim)
     padding = per_dim("padding", padding, ndim, minimum=0)
@@ -159,48 +158,9 @@ def conv_transpose(x: Any, w: Any, bias: Any = None, *, stride: IntOrSeq = 1, pa
     check_int("groups", groups, 1)
     out_sizes = [transposed_output_size(*args, axis=i) for i, args in enumerate(
         zip(x.shape[2:], w.shape[2:], stride, padding, output_padding, dilation))]
-    # (C_in, C_out/g, *k) -> (g, C_in/g, C_out/g, *k) -> (g, C_out/g, C_in/g, *k) -> (C_out, C_in/g, *k)
-    c_in, k = x.shape[1], w.shape[2:]
-    w_swap = w.reshape((groups, c_in // groups, c_out // groups) + k).swapaxes(1, 2)
-    w_swap = w_swap.reshape((c_out, c_in // groups) + k)
     dtype = float_dtype(x, w) if bias is None else float_dtype(x, w, bias)
-    phases = {phase: [_phase(*args) for args in zip(phase, x.shape[2:], k, stride, padding,
-                                                     dilation, out_sizes)]
-              for phase in np.ndindex(*stride)}
-    # np.empty when every phase writes its outputs (the usual case), zeros otherwise
-    gaps = any(None in plans for plans in phases.values())
-    y = (np.zeros if gaps else np.empty)((x.shape[0], c_out, *out_sizes), dtype=dtype)
-    for phase, plans in phases.items():
-        if None in plans:
-            continue                                   # no tap ever reaches these outputs: zeros
-        taps, dil, pads, crop = zip(*plans)
-        w_phase = w_swap[np.ix_(range(c_out), range(c_in // groups), *taps)]
-        y_phase = conv(x[(Ellipsis, *crop)], w_phase, dilation=dil, padding=pads, groups=groups)
-        y[(Ellipsis, *(slice(r, None, s) for r, s in zip(phase, stride)))] = y_phase
+    y = transposed(x.astype(dtype, copy=False), w.astype(dtype, copy=False), stride, padding,
+                   dilation, groups, out_sizes)
     if bias is not None:
         y += bias.reshape((-1,) + (1,) * ndim)
     return y
-
-
-def _phase(r, n, k, s, p, d, out):
-    """One axis of phase r (outputs o = r, r + s, ...) of a transposed convolution, as a conv.
-
-    Output o = r + s*j gets x[i] * w[t] whenever i*s + t*d - p = o, i.e. i = j + (r + p - t*d)/s.
-    The taps with an integer i are every (s / gcd(s, d))-th one; listed last-to-first they read
-    x[j + c], x[j + c + dil], ... with c = (r + p - t_last*d) / s: a stride-1 correlation of x
-    with dilation dil, starting c samples in (padding -c, or cropping when c > 0).
-
-    Returns (taps, dil, (lo, hi), crop) -- the tap indices (reversed), the dilation, the padding
-    and the slice of x of that convolution -- or None when no tap or no output belongs to phase r.
-    """
-    count = len(range(r, out, s))                      # outputs in this phase
-    taps = [t for t in range(k) if (r + p - t * d) % s == 0][::-1]
-    if not taps or count == 0:
-        return None
-    dil = (taps[0] - taps[1]) * d // s if len(taps) > 1 else 1
-    lo = -((r + p - taps[0] * d) // s)                 # the padded input starts at x[-lo]
-    hi = (count - 1) + dil * (len(taps) - 1) + 1 - lo - n
-    start, stop = max(-lo, 0), n - max(-hi, 0)
-    if start >= stop:
-        return None                                    # the windows only ever cover padding
-    return taps, dil, (max(lo, 0), max(hi, 0)), slice(start, stop)

@@ -1,20 +1,23 @@
 """Every fast strategy of conv_lib._engine against conv_reference, PyTorch and JAX.
 
-The strategies are called directly (not only through ``conv``'s dispatch), on random
-configurations from hypothesis in 1-D, 2-D and 3-D: groups, depthwise with channel multipliers,
-dilation with stride, 1x1 kernels, big channel counts and asymmetric padding. The chunking of
-``_im2col_gemm`` is exercised by shrinking ``CHUNK_BYTES`` so that chunks split rows and batches.
-No timing here: speed is measured by ``python -m benchmarks.conv``.
+The strategies are called directly (forced, not only through ``conv``'s cost model), in each of
+their modes (GEMM column layouts ``images`` / ``side_by_side``, depthwise ``rows`` / ``flat``, the
+depthwise padding done in cache), on random configurations from hypothesis in 1-D, 2-D and 3-D:
+groups, depthwise with channel multipliers, dilation with stride, 1x1 kernels, big channel counts
+and asymmetric padding. The chunking of the GEMM strategies is exercised by shrinking
+``CHUNK_BYTES`` so that chunks split rows and batches. ``tests/test_networks.py`` runs every layer
+of the benchmark networks (scaled down) through the cost model's choice and every other strategy.
+No timing here: speed is measured by ``python -m benchmarks.networks``.
 """
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import conv_lib
-from conv_lib import _engine
+from conv_lib import _direct, _engine, _workspace
 from conv_lib import frameworks as fw
 
 SETTINGS = dict(deadline=None, derandomize=True)
@@ -57,11 +60,18 @@ def _arrays(x_shape, w_shape, seed, dtype):
     return (rng.standard_normal(x_shape).astype(dtype), rng.standard_normal(w_shape).astype(dtype))
 
 
-def _run(strategy, x, w, stride, dilation, groups, pads):
-    """Pad like conv does, then call the strategy itself."""
+def _run(strategy, x, w, stride, dilation, groups, pads, in_cache=False, **mode):
+    """Pad like conv does, then call the strategy itself (``mode``: its layout or mode keyword).
+
+    in_cache: give the depthwise strategy the unpadded input and the padding, as ``correlate``
+    does for zero padding.
+    """
     out_sizes = conv_lib.output_shape(x.shape[2:], w.shape[2:], stride, pads, dilation)
-    xp = conv_lib.pad(x, pads)
-    y = strategy(xp, w, tuple(stride), tuple(dilation), groups, tuple(out_sizes))
+    args = (w, tuple(stride), tuple(dilation), groups, tuple(out_sizes))
+    if in_cache:
+        y = strategy(x, *args, pads=pads, **mode)
+    else:
+        y = strategy(conv_lib.pad(x, pads), *args, **mode)
     assert y.shape == (x.shape[0], w.shape[0], *out_sizes)
     assert y.dtype == x.dtype
     return y
@@ -72,92 +82,172 @@ def _close(a, b, tol):
     np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, float(np.abs(b).max())))
 
 
-def _check(strategy, cfg, seed):
+def _check(strategy, cfg, seed, **mode):
     x_shape, w_shape, stride, dilation, groups, pads = cfg
     kwargs = dict(stride=stride, dilation=dilation, groups=groups, padding=pads)
     x, w = _arrays(x_shape, w_shape, seed, np.float64)
-    y = _run(strategy, x, w, stride, dilation, groups, pads)
+    y = _run(strategy, x, w, stride, dilation, groups, pads, **mode)
     _close(y, fw.torch_conv(x, w, **kwargs), 1e-10)
     if y.size * math.prod(w_shape[1:]) <= REFERENCE_MACS:
         _close(y, conv_lib.conv_reference(x, w, **kwargs), 1e-10)
     x32, w32 = x.astype(np.float32), w.astype(np.float32)
-    y32 = _run(strategy, x32, w32, stride, dilation, groups, pads)     # float32 stays float32
+    y32 = _run(strategy, x32, w32, stride, dilation, groups, pads, **mode)   # float32 stays
     _close(y32, y, 1e-4)
     if seed % JAX_EVERY == 0:
         _close(y32, fw.jax_conv(x32, w32, **kwargs), 1e-4)
 
 
-@pytest.mark.parametrize("ndim,examples", [(1, 30), (2, 30), (3, 12)])
-def test_im2col_gemm(ndim, examples):
+LAYOUTS = ["images", "side_by_side"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("ndim,examples", [(1, 15), (2, 15), (3, 6)])
+def test_im2col_gemm(ndim, examples, layout):
     @settings(max_examples=examples, **SETTINGS)
     @given(cfg=engine_configs(ndim), seed=st.integers(0, 2**16))
     def run(cfg, seed):
-        _check(_engine._im2col_gemm, cfg, seed)
+        _check(_engine._im2col_gemm, cfg, seed, layout=layout)
     run()
 
 
-@pytest.mark.parametrize("ndim,examples", [(1, 20), (2, 25), (3, 10)])
-def test_flat_gemm(ndim, examples):
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("ndim,examples", [(1, 10), (2, 12), (3, 5)])
+def test_flat_gemm(ndim, examples, layout):
     @settings(max_examples=examples, **SETTINGS)
     @given(cfg=engine_configs(ndim, "unit_stride"), seed=st.integers(0, 2**16))
     def run(cfg, seed):
-        _check(_engine._flat_gemm, cfg, seed)
+        _check(_engine._flat_gemm, cfg, seed, layout=layout)
     run()
 
 
-@pytest.mark.parametrize("ndim,examples", [(1, 15), (2, 15), (3, 8)])
-def test_pointwise(ndim, examples):
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("ndim,examples", [(1, 8), (2, 8), (3, 4)])
+def test_pointwise(ndim, examples, layout):
     @settings(max_examples=examples, **SETTINGS)
     @given(cfg=engine_configs(ndim, "pointwise"), seed=st.integers(0, 2**16))
     def run(cfg, seed):
-        _check(_engine._pointwise, cfg, seed)
+        _check(_engine._pointwise, cfg, seed, layout=layout)
     run()
 
 
-@pytest.mark.parametrize("ndim,examples", [(1, 25), (2, 25), (3, 10)])
-def test_depthwise(ndim, examples):
+@pytest.mark.parametrize("in_cache", [False, True])
+@pytest.mark.parametrize("mode", ["rows", "flat"])
+@pytest.mark.parametrize("ndim,examples", [(1, 10), (2, 12), (3, 5)])
+def test_depthwise(ndim, examples, mode, in_cache):
+    """Both depthwise modes, strided (phases) or not, padded before or in cache."""
     @settings(max_examples=examples, **SETTINGS)
     @given(cfg=engine_configs(ndim, "depthwise"), seed=st.integers(0, 2**16))
     def run(cfg, seed):
-        _check(_engine._depthwise, cfg, seed)
+        _check(_engine._depthwise, cfg, seed, mode=mode, in_cache=in_cache)
     run()
 
 
-@pytest.mark.parametrize("kind,strategy", [("any", "_im2col_gemm"), ("unit_stride", "_flat_gemm"),
-                                           ("pointwise", "_pointwise"), ("depthwise", "_depthwise")])
-def test_big_channels(kind, strategy):
-    @settings(max_examples=8, **SETTINGS)
+@pytest.mark.parametrize("kind,strategy,mode", [
+    ("any", "_im2col_gemm", dict(layout="images")),
+    ("any", "_im2col_gemm", dict(layout="side_by_side")),
+    ("unit_stride", "_flat_gemm", dict(layout="side_by_side")),
+    ("pointwise", "_pointwise", dict(layout="side_by_side")),
+    ("depthwise", "_depthwise", dict(mode="rows")),
+    ("depthwise", "_depthwise", dict(mode="flat", in_cache=True))])
+def test_big_channels(kind, strategy, mode):
+    @settings(max_examples=6, **SETTINGS)
     @given(cfg=engine_configs(2, kind, big_channels=True), seed=st.integers(0, 2**16))
     def run(cfg, seed):
-        _check(getattr(_engine, strategy), cfg, seed)
+        _check(getattr(_engine, strategy), cfg, seed, **mode)
     run()
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("chunk_bytes", [1, 700, 5000, 40_000])
-@pytest.mark.parametrize("strategy", ["_im2col_gemm", "_flat_gemm"])
-def test_gemm_chunks_split_rows_and_batches(monkeypatch, chunk_bytes, strategy):
+@pytest.mark.parametrize("strategy", ["_im2col_gemm", "_flat_gemm", "_pointwise"])
+def test_gemm_chunks_split_rows_and_batches(monkeypatch, chunk_bytes, strategy, layout):
     """Tiny chunk budgets force one-row bands, several-row bands and multi-image chunks."""
-    monkeypatch.setattr(_engine, "CHUNK_BYTES", chunk_bytes)
-    flat = strategy == "_flat_gemm"
-    cases = [((3, 4, 11, 9), (6, 2, 3, 2), (1, 1) if flat else (2, 1), (1, 2), 2, [(1, 2), (0, 1)]),
+    monkeypatch.setattr(_workspace, "CHUNK_BYTES", chunk_bytes)
+    unit = strategy != "_im2col_gemm"
+    cases = [((3, 4, 11, 9), (6, 2, 3, 2), (1, 1) if unit else (2, 1), (1, 2), 2, [(1, 2), (0, 1)]),
              ((4, 3, 17), (5, 3, 3), (1,), (4,), 1, [(8, 0)]),
-             ((2, 2, 5, 6, 7), (4, 2, 2, 3, 2), (1, 1, 1) if flat else (1, 2, 1), (2, 1, 1), 1,
+             ((2, 2, 5, 6, 7), (4, 2, 2, 3, 2), (1, 1, 1) if unit else (1, 2, 1), (2, 1, 1), 1,
               [(1, 1)] * 3),
              ((2, 4, 6, 8), (4, 4, 3, 1), (1, 1), (1, 1), 1, [(1, 1), (0, 0)])]     # no junk columns
+    if strategy == "_pointwise":
+        cases = [((3, 4, 5, 7), (6, 2, 1, 1), (1, 1), (1, 1), 2, [(0, 0), (1, 0)]),
+                 ((4, 6, 9), (3, 6, 1), (1,), (1,), 1, [(0, 0)])]
     for cfg in cases:
-        _check(getattr(_engine, strategy), cfg, seed=0)
-        _check(getattr(_engine, strategy), cfg, seed=1)
+        _check(getattr(_engine, strategy), cfg, seed=0, layout=layout)
+        _check(getattr(_engine, strategy), cfg, seed=1, layout=layout)
 
 
+@pytest.mark.parametrize("elements", [1, 40, 10_000])
 @pytest.mark.parametrize("batch", [1, 2, 5])
-def test_depthwise_blocks(batch):
-    """One image is split into channel blocks (one per thread); several images are not."""
-    cfg = ((batch, 5, 9, 8), (10, 1, 3, 3), (1, 2), (2, 1), 5, [(1, 1), (2, 1)])
-    _check(_engine._depthwise, cfg, seed=batch)
+def test_depthwise_blocks(monkeypatch, batch, elements):
+    """Channel chunks of one plane, of a few planes, of all: split over images and threads."""
+    monkeypatch.setattr(_direct, "DEPTHWISE_ELEMENTS", elements)
+    for stride in [(1, 2), (2, 2), (1, 1)]:
+        cfg = ((batch, 5, 9, 8), (10, 1, 3, 3), stride, (2, 1), 5, [(1, 1), (2, 1)])
+        for mode in ("rows", "flat"):
+            _check(_engine._depthwise, cfg, seed=batch, mode=mode, in_cache=True)
 
 
-def test_dispatch_and_resnet_shapes():
-    """conv picks the strategy the docstring promises, and the benchmark shapes are exact."""
+def test_depthwise_phase_geometry():
+    """Stride 2, 3x3: taps 0 and 2 read phase 0 (shifts 0 and 1), tap 1 reads phase 1."""
+    planes, taps = _direct.phase_geometry((3,), (2,), (1,), (5,))
+    assert planes == (6,) and taps == [((0,), (0,)), ((1,), (0,)), ((0,), (1,))]
+    # dilation 3 with stride 2: tap t reads 3t = 2 * (3t // 2) + 3t % 2
+    planes, taps = _direct.phase_geometry((3,), (2,), (3,), (4,))
+    assert planes == (4 + 3,) and [t[0][0] for t in taps] == [0, 1, 0]
+
+
+def test_modes_and_layouts_are_validated():
+    x, w = np.ones((1, 2, 5, 5)), np.ones((2, 1, 3, 3))
+    with pytest.raises(ValueError, match="mode='diagonal'"):
+        _engine._depthwise(x, w, (1, 1), (1, 1), 2, (3, 3), mode="diagonal")
+    with pytest.raises(ValueError, match="layout='columns'"):
+        _engine._im2col_gemm(x, np.ones((2, 2, 3, 3)), (1, 1), (1, 1), 1, (3, 3), layout="columns")
+
+
+@st.composite
+def transposed_configs(draw, ndim):
+    """(x_shape, w_shape, stride, padding, dilation, groups, out_sizes) of a conv_transpose."""
+    groups = draw(st.integers(1, 3))
+    c_in, og = groups * draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    k = [draw(st.integers(1, 4)) for _ in range(ndim)]
+    s = [draw(st.integers(1, 3)) for _ in range(ndim)]
+    d = [draw(st.integers(1, 2)) for _ in range(ndim)]
+    p = [draw(st.integers(0, 2)) for _ in range(ndim)]
+    n = [draw(st.integers(1, 6)) for _ in range(ndim)]
+    op = [draw(st.integers(0, max(si, di) - 1)) for si, di in zip(s, d)]
+    out = [(ni - 1) * si - 2 * pi + di * (ki - 1) + o + 1
+           for ni, ki, si, pi, di, o in zip(n, k, s, p, d, op)]
+    assume(min(out) >= 1)
+    return ((draw(st.integers(1, 3)), c_in, *n), (c_in, og, *k), s, p, d, op, groups, out)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("ndim,examples", [(1, 12), (2, 12), (3, 5)])
+def test_transposed(ndim, examples, layout):
+    """The GEMM + scatter of conv_transpose against PyTorch (and JAX's VJP), both layouts."""
+    @settings(max_examples=examples, **SETTINGS)
+    @given(cfg=transposed_configs(ndim), seed=st.integers(0, 2**16))
+    def run(cfg, seed):
+        x_shape, w_shape, s, p, d, op, groups, out = cfg
+        kw = dict(stride=s, padding=p, dilation=d, output_padding=op, groups=groups)
+        x, w = _arrays(x_shape, w_shape, seed, np.float64)
+        y = _engine.transposed(x, w, tuple(s), tuple(p), tuple(d), groups, tuple(out),
+                               layout=layout)
+        assert y.shape == (x_shape[0], w_shape[1] * groups, *out)
+        _close(y, fw.torch_conv_transpose(x, w, **kw), 1e-10)
+        if seed % JAX_EVERY == 0:
+            x32, w32 = x.astype(np.float32), w.astype(np.float32)
+            y32 = _engine.transposed(x32, w32, tuple(s), tuple(p), tuple(d), groups, tuple(out),
+                                     layout=layout)
+            assert y32.dtype == np.float32
+            _close(y32, fw.jax_conv_transpose(x32, w32, **kw), 1e-4)
+    run()
+
+
+def test_rule_without_shapes_and_cost_model_with_them():
+    """Without the input shape the rule of large layers applies; with it, the cost model, whose
+    choice is always a strategy that can compute the layer."""
     pick = _engine.choose_strategy
     assert pick((128, 256, 1, 1), (1, 1)) is _engine._pointwise
     assert pick((128, 256, 1, 1), (2, 2)) is _engine._im2col_gemm          # strided 1x1
@@ -166,6 +256,22 @@ def test_dispatch_and_resnet_shapes():
     assert pick((64, 64, 3, 3), (1, 1)) is _engine._flat_gemm
     assert pick((64, 3, 7, 7), (2, 2)) is _engine._im2col_gemm
     assert pick((25, 25, 3), (1,)) is _engine._flat_gemm
+    # the model on ResNet and MobileNetV2 layers (batch 8, 224x224)
+    assert pick((64, 64, 1, 1), (1, 1), (8, 64, 56, 56)) is _engine._pointwise
+    assert pick((64, 64, 3, 3), (1, 1), (8, 64, 58, 58)) is _engine._flat_gemm
+    assert pick((96, 1, 3, 3), (2, 2), (8, 96, 114, 114), 96) is _engine._depthwise
+    assert pick((960, 1, 3, 3), (1, 1), (8, 960, 9, 9), 960) is _engine._depthwise
+    for strategy in _engine.STRATEGIES:                      # a 1x1 depthwise layer fits all
+        assert _engine.applicable(strategy, (8, 1, 1, 1), (1, 1))
+        seconds = _engine.estimate_seconds(strategy, (8, 8, 14, 14), (8, 1, 1, 1), (1, 1), (1, 1),
+                                           8, (14, 14))
+        assert 0 < seconds < 1
+    assert not _engine.applicable(_engine._flat_gemm, (8, 8, 3, 3), (2, 1))
+    assert not _engine.applicable(_engine._depthwise, (8, 2, 3, 3), (1, 1))
+
+
+def test_forced_strategy_and_resnet_shapes():
+    """correlate(strategy=...) forces a strategy; conv's choice keeps float32 and NCHW."""
     rng = np.random.default_rng(0)
     for x_shape, w_shape, kwargs in [((1, 64, 12, 12), (64, 64, 3, 3), dict(padding=1)),
                                      ((1, 3, 30, 30), (8, 3, 7, 7), dict(stride=2, padding=3)),
@@ -176,6 +282,17 @@ def test_dispatch_and_resnet_shapes():
         y = conv_lib.conv(x, w, **kwargs)
         assert y.dtype == np.float32 and y.flags.c_contiguous
         _close(y, fw.torch_conv(x, w, **kwargs), 1e-4)
+        ndim = x.ndim - 2
+        stride = (kwargs.get("stride", 1),) * ndim
+        dilation = (kwargs.get("dilation", 1),) * ndim
+        pads = conv_lib.resolve_padding(kwargs["padding"], x.shape[2:], w.shape[2:], stride,
+                                        dilation)
+        out = conv_lib.output_shape(x.shape[2:], w.shape[2:], stride, pads, dilation)
+        for strategy in _engine.STRATEGIES:
+            if _engine.applicable(strategy, w_shape, stride):
+                forced = _engine.correlate(x, w, stride, dilation, kwargs.get("groups", 1), out,
+                                           pads, strategy=strategy)
+                _close(forced, y, 1e-4)
 
 
 @settings(max_examples=60, **SETTINGS)

@@ -1,0 +1,133 @@
+"""The direct strategy for depthwise layers (one input channel per group).
+
+    y[n, c*m + j, i] = sum_t w[c*m + j, 0, t] * xp[n, c, i*s + t*d]        (m = C_out / C_in)
+
+A matrix product would have an inner dimension of prod(k) (9 for 3x3) and waste the BLAS kernel,
+so the taps are multiply-accumulated one at a time, ``acc += w_t * (input shifted by t)``, on a
+few (image, channel) planes at a time that stay in the core's cache:
+
+1. copy the planes into a zero-bordered buffer (the padding happens here, in cache);
+2. stride s > 1: split the buffer into its s**ndim *phases* ("polyphase"): phase r holds the
+   samples at positions r + s*q. Output i, tap t reads position i*s + t*d = s*(i + (t*d)//s) +
+   (t*d) % s, i.e. sample i + (t*d)//s of phase (t*d) % s: every tap becomes a stride-1 shift
+   of one phase, and no output is computed only to be thrown away;
+3. with the planes flattened, a stride-1 shift by t is ONE contiguous slice
+   (``flat_geometry``), so each tap is one NumPy call on thousands of numbers:
+   - ``rows`` mode (big planes): a (planes, positions) view times one weight per plane;
+   - ``flat`` mode (small planes, e.g. 7x7): the planes of a chunk are one long 1-D run and the
+     weight comes from ``w`` expanded to one value per position (``_expanded``), so even a 7x7
+     plane costs no per-row loop overhead;
+4. the last tap's sum is written straight into y, dropping the junk positions (those whose window
+   wrapped around a row).
+
+Each core takes a contiguous range of (image, channel chunk) steps (``_workspace.parallel``).
+"""
+import math
+
+import numpy as np
+
+from . import _workspace as ws
+
+# Elements per buffer and step: 64 planes of 58x58 (about 0.9 MB per buffer) measured fastest on
+# the 56x56 benchmark layer; fewer make NumPy's per-call overhead dominate.
+DEPTHWISE_ELEMENTS = 64 * 58 * 58
+# Planes (phase planes) of at most this many elements use the ``flat`` mode.
+FLAT_PLANE = 2048
+
+
+def phase_geometry(kernel, stride, dilation, out_sizes):
+    """Phase planes of a strided depthwise layer (step 2 of the module docstring).
+
+    Returns (planes, taps): the phase plane shape P (P_j = out_j + max_t (t_j d_j) // s_j, so
+    every tap's window fits) and, per tap, (phase index, shift in phase-plane coordinates).
+    """
+    shifts = [[(t * d) // s for t in range(k)] for k, s, d in zip(kernel, stride, dilation)]
+    planes = tuple(o + max(sh) for o, sh in zip(out_sizes, shifts))
+    taps = [(tuple((tj * d) % s for tj, s, d in zip(t, stride, dilation)),
+             tuple((tj * d) // s for tj, s, d in zip(t, stride, dilation)))
+            for t in np.ndindex(*kernel)]
+    return planes, taps
+
+
+def _expanded(w2, plane, channels, dtype):
+    """w2 (m, C, T) -> (m, T, C * plane): the weight of channel c repeated over its plane."""
+    m, c, taps = w2.shape
+    out = ws.scratch("expanded", m * taps * c * plane, dtype).reshape(m, taps, c, plane)
+    out[...] = w2.transpose(0, 2, 1)[..., None]
+    return out.reshape(m, taps, c * plane)
+
+
+def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None, mode=None):
+    """One input channel per group, by the direct method of the module docstring.
+
+    xp : (N, C, *sizes), the input padded already, or unpadded with ``pads`` its zero padding
+    w  : (C * m, 1, *k) ; -> y (N, C * m, *out_sizes)
+    mode : None (choose), 'rows' or 'flat' (step 3)
+    """
+    n, c, sizes = xp.shape[0], xp.shape[1], xp.shape[2:]
+    kernel, ndim, mult = w.shape[2:], len(sizes), w.shape[0] // groups
+    pads = pads or [(0, 0)] * ndim
+    planes, taps = phase_geometry(kernel, stride, dilation, out_sizes)
+    box = tuple(s * p for s, p in zip(stride, planes))          # the zero-bordered buffer
+    keep = [max(0, min(size, b - lo)) for size, b, (lo, _) in zip(sizes, box, pads)]
+    src = tuple(slice(0, k) for k in keep)                      # the samples any tap reads
+    dst = tuple(slice(lo, lo + k) for k, (lo, _) in zip(keep, pads))
+    plane = math.prod(planes)
+    flat = [math.prod(planes[j + 1:]) for j in range(ndim)]
+    span = sum((o - 1) * f for o, f in zip(out_sizes, flat)) + 1   # flat outputs of one plane
+    phase_ids = {ph: i for i, ph in enumerate(np.ndindex(*stride))}
+    offsets = [(phase_ids[ph], sum(q * f for q, f in zip(shift, flat))) for ph, shift in taps]
+    mode = mode or ("flat" if plane <= FLAT_PLANE else "rows")
+    if mode not in ("flat", "rows"):
+        raise ValueError(f"mode={mode!r} must be None, 'flat' or 'rows'")
+    w2 = w.reshape(c, mult, -1).transpose(1, 0, 2)               # (m, C, T): w2[j, c, t]
+    weights = _expanded(w2, plane, c, xp.dtype) if mode == "flat" else w2[..., None]
+    chunk = max(1, min(c, DEPTHWISE_ELEMENTS // math.prod(box)))
+    if n * -(-c // chunk) < ws.WORKERS:                          # give every core some planes
+        chunk = max(1, -(-c // ws.WORKERS))
+    steps = [(img, c0, min(c, c0 + chunk)) for img in range(n) for c0 in range(0, c, chunk)]
+    y = np.empty((n, c, mult, *out_sizes), dtype=xp.dtype)
+    valid = (slice(None), *(slice(0, o) for o in out_sizes))
+    strided = any(s > 1 for s in stride)
+
+    def work(lo, hi):
+        # buffers kept between calls (no page faults); only the block's borders need zeros
+        block = ws.scratch("block", chunk * plane * len(phase_ids), xp.dtype).reshape(chunk, *box)
+        block.fill(0)
+        phases = ws.scratch("phases", block.size, xp.dtype).reshape(len(phase_ids), -1) \
+            if strided else block.reshape(1, -1)
+        acc, tmp = (ws.scratch(name, chunk * plane, xp.dtype) for name in ("acc", "tmp"))
+        split = (chunk, *(a for p, s in zip(planes, stride) for a in (p, s)))
+        order = (*range(2, 2 + 2 * ndim, 2), 0, *range(1, 1 + 2 * ndim, 2))
+        for img, c0, c1 in steps[lo:hi]:
+            b = c1 - c0
+            block[(slice(0, b), *dst)] = xp[(img, slice(c0, c1), *src)]    # 1. pad, in cache
+            if strided:                                                    # 2. phases
+                ph = phases.reshape(*stride, chunk, *planes)[(Ellipsis, slice(0, b)) +
+                                                             (slice(None),) * ndim]
+                np.copyto(ph, block.reshape(split).transpose(order)[
+                    (Ellipsis, slice(0, b)) + (slice(None),) * ndim])
+            for j in range(mult):                                          # 3. the taps
+                if mode == "flat":
+                    length = (b - 1) * plane + span
+                    view = lambda a, off: a[off:off + length]              # noqa: E731
+                    wt = [weights[j, t, c0 * plane:c0 * plane + length] for t in range(len(taps))]
+                else:
+                    view = lambda a, off: a[:b * plane].reshape(b, plane)[:, off:off + span]  # noqa: E731
+                    wt = [weights[j, c0:c1, t] for t in range(len(taps))]
+                head, product = view(acc, 0), view(tmp, 0)
+                (p0, off0), *rest = offsets
+                np.multiply(view(phases[p0], off0), wt[0], out=head)
+                for t, (p, off) in enumerate(rest, start=1):
+                    np.multiply(view(phases[p], off), wt[t], out=product)
+                    if t < len(taps) - 1:
+                        head += product
+                out = y[img, c0:c1, j]                                     # 4. into y
+                planes_of = lambda a: a[:b * plane].reshape(b, *planes)[valid]  # noqa: E731
+                if len(taps) == 1:
+                    out[...] = planes_of(acc)
+                else:
+                    np.add(planes_of(acc), planes_of(tmp), out=out)
+
+    ws.parallel(work, len(steps))
+    return y.reshape(n, c * mult, *out_sizes)

@@ -1,0 +1,209 @@
+"""The GEMM strategies: gather the windows into a matrix (im2col), multiply it by the weights.
+
+For one group g (Cg = C_in / groups input channels, Og = C_out / groups outputs), the
+convolution is one matrix product
+
+    y[n, g*Og + o, i] = sum_{(c, t)} W[o, (c, t)] * cols[(c, t), (n, i)]
+    W    = w[g*Og:(g+1)*Og].reshape(Og, Cg * prod(k))         (a view, no copy)
+    cols[(c, t), (n, i)] = xp[n, g*Cg + c, i*s + t*d]           (the im2col matrix)
+
+``_pointwise``   1x1 kernel, stride 1: the input already IS the matrix (no copy).
+``_flat_gemm``   stride 1: each row (c, t) of cols is ONE contiguous slice of the flattened input
+                 (``_workspace.flat_geometry``), plus a few junk columns dropped afterwards.
+``_im2col_gemm`` any stride: cols gathered from the exact window view.
+``transposed``   conv_transpose: the same product read backwards (see its docstring).
+
+Column layout. With many output positions per image, each image is its own product
+(b, Cg*prod(k), positions) and lands directly in NCHW order. With few positions (the 7x7 and
+14x14 layers at the end of a network), such products are too narrow for BLAS to run well, so
+the columns of all images of a chunk are put side by side -- cols of shape
+(Cg*prod(k), b * positions) -- and ONE wide product is computed, whose (C_out, b, positions)
+result is copied into y. ``WIDE_COLUMNS`` is the crossover (``layout=`` forces either).
+
+Chunks: the columns of a few images, or of a band of output rows of one image, fill a buffer of
+about ``CHUNK_BYTES`` that is kept between calls (``_workspace.scratch``).
+"""
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import _workspace as ws
+
+# Columns per image from which one product per image beats one product over the whole chunk
+# (measured: a (128 x 1152) @ (1152 x N) float32 product runs at about half speed below N ~ 1000).
+WIDE_COLUMNS = 1024
+
+
+def _layout(b, columns, layout):
+    if layout is None:
+        return "images" if b == 1 or columns >= WIDE_COLUMNS else "side_by_side"
+    if layout not in ("images", "side_by_side"):
+        raise ValueError(f"layout={layout!r} must be None, 'images' or 'side_by_side'")
+    return layout
+
+
+def _multiply(w_mat, block, kdims, y_band, valid=None, layout=None):
+    """One chunk: copy the im2col ``block`` into scratch columns, multiply, store in ``y_band``.
+
+    w_mat  : (groups, Og, Cg * prod(k))
+    block  : view (b, C_in, *k, *positions) -- the columns of b images (kdims kernel axes)
+    y_band : (b, C_out, *band) -- where the results go
+    valid  : None when the positions of ``block`` are exactly y_band's, else a function taking
+             the product viewed as (b, C_out, columns) to a view of the valid outputs
+    """
+    groups, og, kg = w_mat.shape
+    b, pos_shape = block.shape[0], block.shape[2 + kdims:]
+    columns = math.prod(pos_shape)
+    dtype = y_band.dtype
+    if _layout(b, columns, layout) == "side_by_side":
+        order = (*range(1, 2 + kdims), 0, *range(2 + kdims, block.ndim))   # (C, *k, b, *pos)
+        cols = ws.scratch("cols", block.size, dtype).reshape([block.shape[i] for i in order])
+        np.copyto(cols, block.transpose(order))                            # the im2col copy
+        prod = ws.scratch("product", groups * og * b * columns, dtype)
+        np.matmul(w_mat, cols.reshape(groups, kg, b * columns),
+                  out=prod.reshape(groups, og, b * columns))
+        prod = prod.reshape(groups * og, b, columns).swapaxes(0, 1)        # (b, C_out, columns)
+    else:
+        if block.flags.c_contiguous:
+            cols = block                                                   # pointwise: no copy
+        else:
+            cols = ws.scratch("cols", block.size, dtype).reshape(block.shape)
+            np.copyto(cols, block)                                         # the im2col copy
+        cols = cols.reshape(b, groups, kg, columns)
+        if valid is None:                                                  # straight into y
+            np.matmul(w_mat, cols, out=np.reshape(y_band, (b, groups, og, columns), copy=False))
+            return
+        prod = ws.scratch("product", b * groups * og * columns, dtype)
+        np.matmul(w_mat, cols, out=prod.reshape(b, groups, og, columns))
+        prod = prod.reshape(b, groups * og, columns)
+    y_band[...] = prod.reshape(y_band.shape) if valid is None else valid(prod)
+
+
+def _pointwise(xp, w, stride, dilation, groups, out_sizes, layout=None):
+    """1x1 kernel, stride 1: y[n, g] = w[g] @ x[n, g] with positions flattened (a plain matmul).
+
+    (``stride`` and ``dilation`` are accepted for a uniform signature; here they change nothing.)
+    """
+    n, c_in = xp.shape[:2]
+    c_out = w.shape[0]
+    positions = math.prod(out_sizes)
+    x = np.ascontiguousarray(xp).reshape(n, c_in, positions)      # 1x1 windows = the input itself
+    w_mat = w.reshape(groups, c_out // groups, c_in // groups)
+    y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
+    flat_y = y.reshape(n, c_out, positions)
+    if _layout(n, positions, layout) == "images":
+        _multiply(w_mat, x, 0, flat_y, layout="images")           # every image at once
+        return y
+    for n0, n1, _, _ in ws._chunks(n, 1, c_in * positions * xp.itemsize):
+        _multiply(w_mat, x[n0:n1], 0, flat_y[n0:n1], layout="side_by_side")
+    return y
+
+
+def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None):
+    """im2col from the exact window view into a cache-sized buffer, then one matmul per chunk.
+
+    The buffer for b images and r rows of the first output axis has shape
+    (b, C_in, *k, r, *out_sizes[1:]) = (b, C_in * prod(k), positions), so ``w_mat @ cols`` lands
+    directly in y[n0:n1, :, r0:r1] (a contiguous block per output channel).
+    """
+    ndim = len(out_sizes)
+    n, c_in = xp.shape[:2]
+    c_out, c_group = w.shape[:2]
+    kernel = w.shape[2:]
+    # (N, C, *out, *k) -> (N, C, *k, *out): the (channel, tap) axes first, positions last
+    view = windows_nckp(xp, kernel, stride, dilation, out_sizes)
+    w_mat = w.reshape(groups, c_out // groups, c_group * math.prod(kernel))
+    y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
+    per_row = c_in * math.prod(kernel) * math.prod(out_sizes[1:])   # buffer entries per output row
+    rest = (slice(None),) * (ndim - 1)
+    for n0, n1, r0, r1 in ws._chunks(n, out_sizes[0], per_row * xp.itemsize):
+        block = view[(slice(n0, n1), Ellipsis, slice(r0, r1)) + rest]
+        _multiply(w_mat, block, ndim, y[n0:n1, :, r0:r1], layout=layout)
+    return y
+
+
+def windows_nckp(xp, kernel, stride, dilation, out_sizes):
+    """The window view with the kernel axes before the positions: (N, C, *k, *out_sizes)."""
+    ndim = len(out_sizes)
+    view = ws.windows(xp, kernel, stride, dilation, out_sizes)
+    return view.transpose(0, 1, *range(2 + ndim, 2 + 2 * ndim), *range(2, 2 + ndim))
+
+
+def _flat_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None):
+    """Stride 1: im2col whose rows are contiguous slices of the flattened input, then matmul.
+
+    Row (c, t) of a chunk's buffer is xp[n, c].flat[start + offset(t) : ... + span]
+    (``flat_geometry``), so the copy moves long contiguous runs instead of short image rows. The
+    product has the padded row length; its junk columns are dropped when it is copied into y
+    (in 1-D there are none and the product can go straight into y).
+    """
+    xp = np.ascontiguousarray(xp)
+    n, c_in = xp.shape[:2]
+    c_out, c_group = w.shape[:2]
+    kernel, padded = w.shape[2:], xp.shape[2:]
+    row, inner, tap_strides = ws.flat_geometry(padded, kernel, dilation, out_sizes)
+    flat_strides = [math.prod(padded[j + 1:]) for j in range(len(padded))]
+    w_mat = w.reshape(groups, c_out // groups, c_group * math.prod(kernel))
+    y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
+    junk = tuple(padded[1:]) != tuple(out_sizes[1:])
+    item, (sn, sc) = xp.itemsize, xp.strides[:2]
+    for n0, n1, r0, r1 in ws._chunks(n, out_sizes[0], c_in * math.prod(kernel) * row * item):
+        b, span = n1 - n0, (r1 - r0 - 1) * row + inner          # flat outputs of rows r0..r1-1
+        start = xp[n0:n1].reshape(-1)[r0 * row:]                 # first input read by this chunk
+        block = as_strided(start, (b, c_in, *kernel, span),
+                           (sn, sc, *(s * item for s in tap_strides), item), writeable=False)
+        band = y[n0:n1, :, r0:r1]
+        # output (r, *i) of an image is column (r - r0) * row + sum_j i_j * S_j of its product
+        valid = None if not junk else lambda prod, band=band: as_strided(
+            prod, band.shape, (*prod.strides[:2], *(s * item for s in flat_strides)),
+            writeable=False)
+        _multiply(w_mat, block, len(kernel), band, valid, layout)
+    return y
+
+
+def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None):
+    """conv_transpose as a product and a scatter ("col2im"), the way its definition reads.
+
+    Definition (PyTorch's ConvTranspose): every input sample spreads over the output,
+
+        y[n, g*Og + o, i*s + t*d - p] += sum_{c < Cg} x[n, g*Cg + c, i] * w[g*Cg + c, o, t]
+
+    (x (N, C_in, *in), w (C_in, Og, *k), y (N, C_out, *out_sizes); ``conv.conv_transpose`` states
+    the equivalent identity with an ordinary convolution, which the tests check). The inner sum
+    over c is one matrix product for all (o, t) pairs and all positions,
+
+        cols[(o, t), (n, i)] = W^T @ X,   W^T (Og * prod(k), Cg),   X (Cg, N * prod(in)),
+
+    a GEMM without a single multiplication by an inserted zero; then each tap t adds its plane
+    cols[(., t), (n, .)] into the strided outputs i*s + t*d - p that lie inside y.
+    """
+    ndim = x.ndim - 2
+    n, c_in = x.shape[:2]
+    og, kernel = w.shape[1], w.shape[2:]
+    c_out, taps, sizes = og * groups, math.prod(kernel), x.shape[2:]
+    w_t = w.reshape(groups, c_in // groups, og * taps).transpose(0, 2, 1)   # (g, Og*K, Cg)
+    w_t = np.ascontiguousarray(w_t)
+    # cols as (N, C_out, *k, *in): the same _multiply as the forward GEMMs, with a 1x1 "kernel"
+    cols = ws.scratch("transposed", n * c_out * taps * math.prod(sizes), x.dtype)
+    cols = cols.reshape(n, c_out * taps, *sizes)
+    _multiply(w_t, np.ascontiguousarray(x), 0, cols, layout=layout)
+    cols = cols.reshape(n, c_out, *kernel, *sizes)
+    y = np.zeros((n, c_out, *out_sizes), dtype=x.dtype)
+
+    def scatter(lo, hi):                         # output channels lo..hi-1, every tap
+        for t in np.ndindex(*kernel):
+            src, dst = [], []
+            for i_max, o_max, tj, s, d, p in zip(sizes, out_sizes, t, stride, dilation, padding):
+                first = max(0, -((tj * d - p) // s))             # first i with i*s + t*d - p >= 0
+                last = min(i_max, (o_max - 1 + p - tj * d) // s + 1)
+                if first >= last:
+                    break
+                o0 = first * s + tj * d - p
+                src.append(slice(first, last))
+                dst.append(slice(o0, o0 + (last - first - 1) * s + 1, s))
+            else:
+                y[(slice(None), slice(lo, hi), *dst)] += cols[(slice(None), slice(lo, hi), *t,
+                                                               *src)]
+    ws.parallel(scatter, c_out)
+    return y

@@ -1,0 +1,99 @@
+"""What every strategy of the engine shares: window views, flat geometry, worker threads, scratch.
+
+Nothing here computes a convolution; ``_gemm`` and ``_direct`` do, ``_engine`` chooses between them.
+"""
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+# Bytes of im2col buffer filled and multiplied per step (measured on the benchmark layers: 8 MiB
+# beats 1-2 MiB here because each matmul call is then big enough to keep both cores busy).
+CHUNK_BYTES = 8 << 20
+
+# Threads for the direct strategies (one per core the process may use), started on first use.
+WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_pool = None
+
+
+def parallel(work, n):
+    """Run ``work(lo, hi)`` on one contiguous piece of range(n) per core, in threads.
+
+    Threads are enough: NumPy releases the GIL inside its ufunc loops, so the pieces run at the
+    same time (only BLAS calls such as matmul use all cores by themselves). Returns when all
+    pieces are done, re-raising their errors.
+    """
+    global _pool
+    parts = min(WORKERS, n)
+    if parts <= 1:
+        return work(0, n)
+    if _pool is None:
+        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="conv_lib")
+    bounds = [n * i // parts for i in range(parts + 1)]
+    for future in [_pool.submit(work, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
+        future.result()
+
+
+# Scratch buffers (im2col columns, products with junk columns) are kept between calls, one set per
+# thread. A fresh multi-megabyte array costs a page fault per 4 KiB the first time it is written
+# (about 1 ms per 6 MB here), which is as much as the copy into it; frameworks keep workspaces
+# for the same reason.
+_scratch = threading.local()
+
+
+def scratch(name, size, dtype):
+    """A 1-D array of ``size`` elements, reused across calls (contents undefined)."""
+    cache = _scratch.__dict__.setdefault("buffers", {})
+    buf = cache.get((name, np.dtype(dtype)))
+    if buf is None or buf.size < size:
+        buf = cache[(name, np.dtype(dtype))] = np.empty(size, dtype=dtype)
+    return buf[:size]
+
+
+def windows(xp, kernel_sizes, stride, dilation, out_sizes):
+    """View of shape (N, C, *out_sizes, *kernel_sizes): V[..., i, t] = xp[..., i*s + t*d]."""
+    n, c = xp.shape[:2]
+    sn, sc, *spatial = xp.strides
+    return as_strided(
+        xp,
+        shape=(n, c, *out_sizes, *kernel_sizes),
+        strides=(sn, sc, *(st * s for st, s in zip(spatial, stride)),
+                 *(st * d for st, d in zip(spatial, dilation))),
+        writeable=False)
+
+
+def flat_geometry(padded, kernel, dilation, out_sizes):
+    """Where a stride-1 correlation reads the input once the spatial axes are flattened.
+
+    With flat (row-major) strides S_j of the padded grid, output position i sits at flat index
+    q(i) = sum_j i_j S_j and its tap t reads input q(i) + offset(t), offset(t) = sum_j t_j d_j S_j.
+    So for a fixed tap the inputs of consecutive q form ONE contiguous slice. Computing all q
+    between the first and the last output also produces junk values (q whose trailing indices lie
+    in the padding), which callers drop. Returns:
+
+    row     flat distance between two steps of the first spatial axis, S_0
+    inner   flat outputs needed for one step of the first axis, sum_{j>=1} (out_j - 1) S_j + 1
+    strides flat strides of the kernel taps, d_j S_j (in elements)
+    """
+    flat = [math.prod(padded[j + 1:]) for j in range(len(padded))]
+    inner = sum((o - 1) * s for o, s in zip(out_sizes[1:], flat[1:])) + 1
+    return flat[0], inner, [d * s for d, s in zip(dilation, flat)]
+
+
+def _chunks(n, rows, row_bytes):
+    """Split (images, rows of the first output axis) into pieces of about CHUNK_BYTES.
+
+    Yields (n0, n1, r0, r1): several whole images if one image fits, else bands of rows of one image.
+    """
+    if rows * row_bytes <= CHUNK_BYTES:
+        step = max(1, CHUNK_BYTES // (rows * row_bytes))
+        for n0 in range(0, n, step):
+            yield n0, min(n, n0 + step), 0, rows
+    else:
+        step = max(1, CHUNK_BYTES // row_bytes)
+        for n0 in range(n):
+            for r0 in range(0, rows, step):
+                yield n0, n0 + 1, r0, min(rows, r0 + step)
