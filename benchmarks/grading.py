@@ -53,6 +53,7 @@ extra_params = 0
 }
 CRASH = "import os\nos._exit(3)\n"
 CELL_ERROR = "raise ValueError('I am not sure what goes here')\n"
+ERROR_IN = "ex02-quick-checks-answer"
 PATCH = ("from conv_lib.course import checks as _c\n"
          "for _name in dir(_c):\n"
          "    if _name.startswith('check_'):\n"
@@ -87,8 +88,9 @@ def student_notebook(release, answers, profile):
                 cell["source"] = WRONG[cell["id"]]
             elif i == len(answer_cells) - 1:     # the last exercise is left unattempted
                 cell["source"] = _released_source(release, cell["id"])
-    if profile == "cell-error":
-        answer_cells[1]["source"] = CELL_ERROR + answer_cells[1]["source"]
+    if profile == "cell-error":   # the answer cell of ERROR_IN (else the second one) raises
+        target = next((c for c in answer_cells if c["id"] == ERROR_IN), answer_cells[1])
+        target["source"] = CELL_ERROR + target["source"]
     elif profile == "crash":
         answer_cells[len(answer_cells) // 2]["source"] += CRASH
     elif profile == "cheat-edit":
