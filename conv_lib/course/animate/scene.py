@@ -292,8 +292,11 @@ def _conv_caption(model):
         parts.append(f"input dilation {_knob(model.input_dilation)}")
     pads = model.pads
     if any(lo or hi for lo, hi in pads):
-        same = all(lo == hi for lo, hi in pads) and len({lo for lo, _ in pads}) == 1
-        text = str(pads[0][0]) if same else " ".join(f"({lo},{hi})" for lo, hi in pads)
+        if len(set(pads)) == 1:        # the same in every dim: say it once
+            lo, hi = pads[0]
+            text = str(lo) if lo == hi else f"({lo},{hi})"
+        else:
+            text = " ".join(f"({lo},{hi})" for lo, hi in pads)
         parts.append(f"padding {text}" + ("" if model.mode == "zeros" else f" {model.mode}"))
     return " · ".join(parts) + f" → output {_times(model.output.shape)}"
 
