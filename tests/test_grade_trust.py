@@ -153,6 +153,8 @@ def trust_run(tmp_path_factory):
     nb = copy.deepcopy(solution)
     _set(nb, "ex02-output-size-answer", ONE_LINER)
     _set(nb, "ex02-56x56-answer", PARTLY)
+    _insert_after(nb, "ex02-setup", "import os\nraise RuntimeError('SEED ' + os.environ['CONV_KNOBS_CHECK_SEED'])",
+                  "show-seed")
     class_["b-one-liner"] = nb
     nb = copy.deepcopy(solution)
     _insert_after(nb, "ex02-setup", PATCH_CHECKS, "patch")
@@ -248,6 +250,7 @@ def test_the_seed_is_fresh_and_recorded(trust_run):
     assert isinstance(info["seed"], int) and info["seed"] != 2024
     assert info["sandbox"].startswith("bubblewrap sandbox")
     assert f"- Checks' seed: `{info['seed']}`" in _feedback(trust_run, "z-correct")
+    assert f"RuntimeError: SEED {info['seed']}" in _feedback(trust_run, "b-one-liner")   # what the kernels saw
     assert info["submissions"]["subs/c-exec-patch.ipynb"]["flags"]
 
 

@@ -82,3 +82,21 @@ def test_kernel_setup_caps_output_in_a_real_kernel():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_old_setup_cells_are_restored_from_the_release():
+    """Notebooks handed out before the rooms moved import ``from conv_lib import checks``."""
+    import copy
+    from pathlib import Path
+
+    from conv_lib.tools.grade.release import Release, restore
+    root = Path(__file__).resolve().parents[1]
+    release = Release("ex03-stride", root / "exercises" / "ex03-stride.ipynb")
+    old = copy.deepcopy(release.nb)
+    setup = next(c for c in old.cells if meta.role(c) == "setup")
+    setup.source = setup.source.replace("from conv_lib.course import checks", "from conv_lib import checks")
+    assert "from conv_lib import checks" in setup.source
+    work, notes = restore(old, release)
+    restored = next(c for c in work.cells if c.get("id") == setup.id)
+    assert "from conv_lib.course import checks" in restored.source
+    assert notes == [f"The setup cell `{setup.id}` had been changed; the released version was used."]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 
 
@@ -52,13 +53,14 @@ def score(sub):
     """Points per exercise (``sub.points``), ``sub.score`` and ``sub.details``; flags tampering.
 
     A check cell earns its points when it passed; a check of the course (its released source calls
-    ``checks.``) is scored from the ``CheckResult`` it reported (partial credit per part) and must
-    report one. Every check from the first tampered cell on earns nothing.
+    a ``checks.check_*`` that the guard saw registered as reporting) is scored from the
+    ``CheckResult`` it reported (partial credit per part) and must report one. Every check from the first tampered cell on earns nothing.
     """
     release = sub.release
     result = sub.result or {}
     cells = result.get("cells", {})
     reports = result.get("reports", {})
+    reporting = set(result.get("reporting", []))
     sub.points, sub.score, sub.details = {}, 0, {}
     sub.flags = list(sub.static_flags) + list(result.get("flags", []))
     if release is None:
@@ -67,14 +69,15 @@ def score(sub):
     for exercise, points, cell_id in release.exercises:
         cell = cells.get(cell_id, {})
         report = _report_for(reports.get(cell_id, []), exercise)
-        expects = "checks." in release.protected[cell_id].source
+        called = re.findall(r"\bchecks\.(check_\w+)\s*\(", release.protected[cell_id].source)
+        expects = any(name in reporting for name in called)
         if report is not None and report.get("status") == "passed" and cell.get("ok") is not True:
             earned = 0
         elif report is not None:
             earned = _share(points, report)
         else:
             earned = points if cell.get("ok") is True else 0
-            if earned and expects and result.get("guarded", True):
+            if earned and expects:
                 sub.flags.append({"cell": cell_id, "reason": f"the check cell `{cell_id}` passed without "
                                                              f"reporting a result to the grader"})
         sub.details[exercise] = {"report": report, "cell": cell_id}

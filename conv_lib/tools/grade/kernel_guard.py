@@ -74,6 +74,7 @@ class Guard:
         self.reporter = self._report
         self.reporter_home = None  # (harness module, attribute name) of the reporter registry
         self.harness = None
+        self.reporting = []        # public checks that report a CheckResult (wrapped and protected)
         self.cell_prefix = os.path.join(tempfile.gettempdir(), "ipykernel_")
         self.original_import = builtins.__import__
         self.import_wrapper = None
@@ -105,6 +106,11 @@ class Guard:
                 if found:
                     self.reporter_home = (harness, name)
                     break
+        package = sys.modules.get(CHECKS_MODULE)
+        protected_ids = {id(obj) for obj in (getattr(harness, "PROTECTED", {}) or {}).values()} \
+            if isinstance(getattr(harness, "PROTECTED", None), dict) else set()
+        self.reporting = sorted(name for name in dir(package) if name.startswith("check_")
+                                and id(getattr(package, name)) in protected_ids)
         protected = getattr(harness, "PROTECTED", ())
         items = protected.items() if isinstance(protected, dict) else (
             (getattr(obj, "__qualname__", repr(obj)), obj) for obj in protected)
@@ -222,7 +228,8 @@ class Guard:
         self.watch_loaded()
         for reason in self.differences():
             self.flag(reason)
-        out = {"results": self.results, "flags": self.flags, "checks": self.harness is not None}
+        out = {"results": self.results, "flags": self.flags, "checks": self.harness is not None,
+               "reporting": self.reporting}
         self.results, self.flags = [], []
         return json.dumps(out, default=repr)
 

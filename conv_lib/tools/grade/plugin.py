@@ -176,7 +176,7 @@ class _GraderPlugin:
             return
         cell_id = item.cell.get("id")
         try:
-            status = self._execute(kernel, "", 30, user_expressions={"ck": kernel_guard.PROBE_EXPRESSION})
+            status = self._execute(kernel, "", 60, user_expressions={"ck": kernel_guard.PROBE_EXPRESSION})
         except Exception as exc:
             status = f"{type(exc).__name__}: {exc}"
         payload = None
@@ -192,8 +192,14 @@ class _GraderPlugin:
             payload = {"results": [], "flags": [f"the grader's guard did not answer after this cell ({status})"]}
         results = [r for r in payload.get("results", []) if isinstance(r, dict)][:50]
         flags = [str(f)[:300] for f in payload.get("flags", [])][:20]
-        if results or flags:
-            self.emit(ev="guard", nb=str(nbfile.path), id=cell_id, results=results, flags=flags)
+        reporting = payload.get("reporting")
+        first = not getattr(kernel, "_ck_reporting_sent", False) and isinstance(reporting, list)
+        if results or flags or first:
+            event = {"ev": "guard", "nb": str(nbfile.path), "id": cell_id, "results": results, "flags": flags}
+            if first:
+                kernel._ck_reporting_sent = True
+                event["reporting"] = [str(name) for name in reporting][:500]
+            self.emit(**event)
 
     # -- watchdog: kill the kernel of a notebook that overruns --notebook-timeout ------------------
     def _watchdog(self):

@@ -358,10 +358,11 @@ def summarise(events):
 
     ``{"status", "message", "cells": {cell id: cell event}, "reports": {cell id: [CheckResult dicts
     reported while that cell ran]}, "flags": [{"cell": id, "reason": text}] (tampering seen by the
-    kernel-side guard), "restarts": [{"after": dead cell id, "resume": cell id}], "warnings",
+    kernel-side guard), "restarts": [{"after": dead cell id, "resume": cell id}], "reporting": [names
+    of the checks that report results], "warnings",
     "truncated"}``
     """
-    cells, reports, flags, restarts = {}, {}, [], []
+    cells, reports, flags, restarts, reporting = {}, {}, [], [], set()
     end = {}
     warnings = []
     for event in events:
@@ -370,6 +371,7 @@ def summarise(events):
         elif event["ev"] == "guard":
             reports.setdefault(event.get("id"), []).extend(event.get("results", []))
             flags.extend({"cell": event.get("id"), "reason": reason} for reason in event.get("flags", []))
+            reporting.update(event.get("reporting", []))
         elif event["ev"] == "restart":
             restarts.append({"after": event.get("after"), "resume": event.get("resume")})
         elif event["ev"] == "end":
@@ -409,4 +411,5 @@ def summarise(events):
     else:
         status, message = "ok", ""
     return {"status": status, "message": message, "cells": cells, "reports": reports, "flags": flags,
-            "restarts": restarts, "warnings": warnings, "truncated": bool(end.get("truncated"))}
+            "restarts": restarts, "reporting": sorted(reporting), "warnings": warnings,
+            "truncated": bool(end.get("truncated"))}
