@@ -452,3 +452,20 @@ def test_required_function_found_through_an_alias():
 
 def test_forbidden_uses_keeps_its_old_signature():
     assert _scratch._forbidden_uses(via_helper) == ["np.pad"]
+
+
+def test_prompts_state_the_rules_and_intros_the_practice_seed():
+    import nbformat
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rules = checks.RULES
+    for path in sorted((root / "solutions").glob("ex*.ipynb")):
+        if not path.stem.startswith(MINE):
+            continue
+        nb = nbformat.read(path, as_version=4)
+        assert "checks.PRACTICE_SEED" in nb.cells[0].source, path.name
+        for cell in nb.cells:
+            knobs = cell.metadata.get("conv_knobs", {})
+            if knobs.get("role") == "prompt" and knobs.get("exercise") in rules:
+                assert rules[knobs["exercise"]].text in cell.source, (path.name, knobs["exercise"])
