@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.site, pytest.mark.slow, pytest.mark.xdist_group("site"
 EXPECTED_TOC = [
     "index.md", "01-convolution.ipynb", "02-output-shape.ipynb", "03-stride.ipynb",
     "04-padding.ipynb", "05-dilation.ipynb", "06-transposed.ipynb", "07-receptive-field.ipynb",
-    "08-frameworks.ipynb", "09-gemm.ipynb", "10-tcn.ipynb", "appendix-fast.ipynb",
+    "08-frameworks.ipynb", "09-gemm.ipynb", "10-tcn.ipynb", "11-groups.ipynb", "12-pooling.ipynb",
+    "appendix-fast.ipynb",
     "playgrounds.md", "gallery.ipynb",
 ]
 NUMBERED = [f for f in EXPECTED_TOC if f[:2].isdigit()]  # the chapters; the other pages opt out
