@@ -444,6 +444,8 @@ def _parts(ex, parts):
     for name, exc in wrong:
         text = str(exc).split(": ", 1)[-1] if str(exc).startswith(ex) else str(exc)
         lines.append(f"  ✗ {name}: " + text.replace("\n", "\n    "))
+    if status == "not-attempted":
+        lines = [f"{ex}: {', '.join(untouched)} {'are' if len(untouched) > 1 else 'is'} {NOT_ATTEMPTED}"]
     formulas = [f.formula for _, f in wrong if f.formula]
     formula = "; ".join(dict.fromkeys(formulas)) if formulas else (None if wrong else "")
     raise CheckFailure("\n".join(lines), status=status,

@@ -6,7 +6,7 @@ from conv_lib import frameworks as fw
 from conv_lib.receptive import receptive_field
 
 from ._harness import (
-    _consistent, _torch, _jax, _nnx, _ok, _failure, _require_values, _call, _parts, _to_numpy,
+    _consistent, _torch, _jax, _nnx, _ok, _failure, _require_values, _call, _parts, _probe, _to_numpy,
     _array_diff, Case, _check_scalars, _same_value, _as_shape, case_rng, exercise, framework_seed,
     register)
 from ._scratch import ARITHMETIC, Rule, _require_rule
@@ -159,8 +159,7 @@ def _tcn_layers(k, levels):
 def check_tcn_receptive_field(fn):
     """fn(kernel_size, n_levels) -> receptive field of a TCN (two causal dilated convs per level)."""
     ex = "ex10-tcn-receptive-field"
-    _probe_args = (3, 2)
-    _call(ex, fn, *_probe_args)
+    _probe(ex, fn, 3, 2)
     _require_rule(ex, fn, RULES[ex])
     rng = case_rng(ex)
     pairs = [(3, 3), (2, 1), (2, 4)]
