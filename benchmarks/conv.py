@@ -228,7 +228,9 @@ def run_case(case, quick, timing, reference=True):
     w = rng.standard_normal(case.w, dtype=np.float32)
     ndim = len(x_shape) - 2
     stride = conv_lib._args.per_dim("stride", case.kwargs.get("stride", 1), ndim)
-    strategy = choose_strategy(case.w, stride)
+    plan = plan_conv(x, w, **case.kwargs)
+    strategy = choose_strategy(case.w, stride, plan.x.shape, plan.groups, plan.dilation,
+                               plan.out_sizes)                  # what conv_lib.conv runs
     calls = {"conv_lib": lambda: conv_lib.conv(x, w, **case.kwargs),
              "first version": lambda: conv_with(tensordot_correlate, x, w, case.kwargs)}
     # what the chosen strategy buys over the next most general one
