@@ -197,7 +197,9 @@ def test_cache_keys_and_only_merge(tmp_path):
     store.put("h1", "set1", result)
     assert store.get("h1", "set1") == result
     assert store.get("h1", "set2") is None and store.entry("h1")["exercise_set"] == "set1"
-    assert cache.ResultCache(tmp_path / "c", version="v2").entry("h1") is None   # grader changed
+    newer = cache.ResultCache(tmp_path / "c", version="v2")                     # grader changed
+    assert newer.get("h1", "set1") is None and newer.stale == {"grader changed": 1}
+    assert store.stale == {"release or checks changed": 1}
     new = {"status": "ok", "cells": {"a-check": {"ok": False}, "b-check": {"ok": True}, "x": {"ok": True}}}
     merged = cache.merge_only(new, result, keep_cell_ids=["a-check"])
     assert merged["cells"] == {"a-check": {"ok": True}, "b-check": {"ok": True}, "x": {"ok": True}}

@@ -11,8 +11,10 @@ assignment but takes only that exercise's check cell from the new run: every oth
 its cached outcome, even though the exercise set changed with the fixed check. The merged result
 is stored under the new exercise set.
 
-Entries are small JSON files (``DIR/ab/abcdef....json``), written atomically, so several grading
-runs (or Dask workers' results merged by the one client) never leave a half-written entry.
+Entries are small JSON files (``DIR/ab/abcdef....json``, one per notebook content, the latest
+grading wins), written atomically, so an interrupted run never leaves a half-written entry. An entry
+that no longer applies is counted as stale, with the reason (grader or checks changed), so the
+summary line says why notebooks ran again.
 """
 from __future__ import annotations
 
@@ -81,13 +83,13 @@ class ResultCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.version = version or grader_version()
         self.hits = self.misses = 0
+        self.stale = {}   # reason -> count of entries that no longer applied
 
     def _path(self, content_hash):
-        key = hashlib.sha256(f"{self.version}:{content_hash}".encode()).hexdigest()
-        return self.folder / key[:2] / f"{key}.json"
+        return self.folder / content_hash[:2] / f"{content_hash}.json"
 
     def entry(self, content_hash):
-        """The stored entry ({exercise_set, result, ...}) for this notebook and grader version, or None."""
+        """The stored entry ({version, exercise_set, result, ...}) of this notebook, or None."""
         path = self._path(content_hash)
         try:
             return json.loads(path.read_text(encoding="utf-8"))
@@ -95,12 +97,16 @@ class ResultCache:
             return None
 
     def get(self, content_hash, exercise_set_hash):
-        """The cached result if it was graded against the same exercise set, else None."""
+        """The cached result if the same grader graded it against the same exercise set, else None."""
         entry = self.entry(content_hash)
-        if entry is not None and entry.get("exercise_set") == exercise_set_hash:
+        if entry is not None and entry.get("version") == self.version and \
+                entry.get("exercise_set") == exercise_set_hash:
             self.hits += 1
             return entry["result"]
         self.misses += 1
+        if entry is not None:
+            reason = "grader changed" if entry.get("version") != self.version else "release or checks changed"
+            self.stale[reason] = self.stale.get(reason, 0) + 1
         return None
 
     def put(self, content_hash, exercise_set_hash, result, **info):

@@ -261,6 +261,8 @@ def _run(subs, workdir, cache_dir, only, dask, runner_options, quiet):
         sub.status, sub.message = sub.result["status"], sub.result.get("message", "")
     sandboxes = sorted({entry.get("sandbox", "") for entry in done.values()} - {""})
     sandbox = "; ".join(sandboxes) if sandboxes else ("results from the cache" if runnable else "nothing ran")
+    if store is not None and store.stale:   # why notebooks ran again
+        print("cache: " + ", ".join(f"{n} stale ({why})" for why, n in sorted(store.stale.items())), file=sys.stderr)
     return len(todo), from_cache, sandbox
 
 
