@@ -296,7 +296,7 @@ class _Inspector:
                 try:
                     return True, inspect.getattr_static(base, node.attr) if isinstance(base, type) \
                         else getattr(base, node.attr)
-                except AttributeError:
+                except Exception:  # missing, or a lazy module attribute that refuses to load
                     return False, None
         return False, None
 
