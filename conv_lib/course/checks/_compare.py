@@ -100,9 +100,16 @@ class Case:
         return fn(*self.args, **self.kwargs)
 
     def size(self):
-        """How many numbers the case's inputs hold (to find the smallest failing case)."""
-        values = list(self.args) + list(self.kwargs.values())
-        return sum(int(np.size(v)) if not isinstance(v, (list, tuple)) else len(str(v)) for v in values)
+        """(how many numbers the inputs hold, how large the scalar ones are): smaller reads easier."""
+        count = magnitude = 0
+        for v in list(self.args) + list(self.kwargs.values()):
+            if isinstance(v, (list, tuple, str)):
+                count += len(str(v))
+            elif np.ndim(v) == 0 and isinstance(v, (int, float, np.integer, np.floating)):
+                count, magnitude = count + 1, magnitude + abs(float(v))
+            else:
+                count += int(np.size(v))
+        return count, magnitude
 
 
 def _smallest_failing(fn, cases, first, ref, compare):
