@@ -101,7 +101,8 @@ EXEC_PATCH = ("def output_size(n, k, s=1, p=0, d=1):\n    return 0\n"
               "c.check_output_size = lambda f: print('✓ output_size is correct')\")\n")
 NUMPY_PATCH = ("import numpy as _n\n_n.allclose = lambda *a, **k: True\n"
                "def same_padding(n, k, s=1, d=1):\n    return (0, 0)\n")
-ONE_LINER = "import conv_lib\ndef output_size(n, k, s=1, p=0, d=1):\n    return conv_lib.shapes.output_size(n, k, s, p, d)\n"
+ONE_LINER = ("import conv_lib\ndef output_size(n, k, s=1, p=0, d=1):\n"
+             "    return conv_lib.shapes.output_size(n, k, s, p, d)\n")
 CRASH = "import os\nos._exit(3)\n"
 PARTLY = "out_plain = 56\nout_dilated = 56\nrf_plain = 5\nrf_dilated = 10\nextra_params = 1\n"   # 3 of 5
 

@@ -218,7 +218,8 @@ def main(argv=None):
     parser.add_argument("--memory", type=float, default=4.0,
                         help="address-space limit (RLIMIT_AS) per kernel in GiB (default 4; 0 = unlimited; "
                              "torch + jax + flax + matplotlib need about 2.1 GiB of it)")
-    parser.add_argument("--keep-workdir", metavar="DIR", help="run in DIR and keep the repaired copies and the event log (DIR/events.jsonl)")
+    parser.add_argument("--keep-workdir", metavar="DIR", help="run in DIR and keep the repaired copies and "
+                        "the event log (DIR/events.jsonl)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--seed", type=int, help="the checks' seed (default: a fresh secret one per run, "
                         "recorded in <gradebook>.json; pass it again to reproduce a grade)")

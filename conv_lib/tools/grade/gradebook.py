@@ -54,7 +54,8 @@ def score(sub):
 
     A check cell earns its points when it passed; a check of the course (its released source calls
     a ``checks.check_*`` that the guard saw registered as reporting) is scored from the
-    ``CheckResult`` it reported (partial credit per part) and must report one. Every check from the first tampered cell on earns nothing.
+    ``CheckResult`` it reported (partial credit per part) and must report one. Every check from
+    the first tampered cell on earns nothing.
     """
     release = sub.release
     result = sub.result or {}

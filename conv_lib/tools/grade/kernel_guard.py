@@ -214,7 +214,8 @@ class Guard:
     def audit(self, event, args):
         if event == "object.__setattr__":
             if len(args) > 1 and args[1] in DUNDER_WRITES and self._from_notebook():
-                self.flag(f"a cell assigned {args[1]} of {getattr(args[0], '__qualname__', type(args[0]).__name__)}")
+                owner = getattr(args[0], "__qualname__", type(args[0]).__name__)
+                self.flag(f"a cell assigned {args[1]} of {owner}")
         elif event in AUDITED and self._from_notebook():
             self.flag(f"a cell called {event}")
 
