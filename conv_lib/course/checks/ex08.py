@@ -159,7 +159,7 @@ def check_port_conv(port_conv2d, forward_nchw):
         problems = _array_diff(got, expected, 1e-4, 1e-4)
         if problems:
             hint, key = _diagnose_port(layer, tlayer, x.shape[2:]), None
-            if hint is None and got.shape == expected.transpose(0, 2, 3, 1).shape:
+            if hint is None and got.shape == fw.channels_last(expected).shape:
                 key = f"{ex}/still-nhwc"
             if hint is None and got.shape[1:] == expected.shape[1:][::-1]:
                 key = f"{ex}/reshaped-input"
@@ -293,9 +293,9 @@ def check_depthwise_separable(make_depthwise, separable_params):
             layer.bias[...] = jnp.asarray(bias)
             x = rng.normal(size=(2, 9, 9, channels)).astype(np.float32)
             got = np.asarray(layer(jnp.asarray(x)), dtype=np.float64)
-            expected = fw.torch_conv(np.moveaxis(x, -1, 1), fw.hwio_to_oihw(kernel), bias,
+            expected = fw.torch_conv(fw.channels_first(x), fw.hwio_to_oihw(kernel), bias,
                                      padding="same", groups=channels)
-            problems = _array_diff(got, np.moveaxis(expected, 1, -1), 1e-4, 1e-4)
+            problems = _array_diff(got, fw.channels_last(expected), 1e-4, 1e-4)
             if problems:
                 raise _failure(ex, "the depthwise layer differs from PyTorch's grouped conv with the "
                                    "same weights", config=show, details=problems,

@@ -60,7 +60,7 @@ def _torch_block(x_btc, params, dilation, *, residual=True, final_relu=True, dil
     torch, F = _torch()
     d = dilation if dil is None else dil
     t = lambda a: None if a is None else torch.from_numpy(np.asarray(a, dtype=np.float64))  # noqa: E731
-    x = t(x_btc).permute(0, 2, 1)
+    x = t(fw.channels_first(x_btc))                      # (B, T, C) -> (B, C, T)
 
     def cconv(h, kernel, bias):
         k = kernel.shape[0]
@@ -74,7 +74,7 @@ def _torch_block(x_btc, params, dilation, *, residual=True, final_relu=True, dil
         y = y + res
     if final_relu:
         y = torch.relu(y)
-    return y.permute(0, 2, 1).numpy()
+    return fw.channels_last(y.numpy())
 
 
 def _flax_params(block):
