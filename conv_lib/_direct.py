@@ -20,9 +20,11 @@ few (image, channel) planes at a time that stay in the core's cache:
 4. the last tap's sum is written straight into y, dropping the junk positions (those whose window
    wrapped around a row).
 
-Each core takes a contiguous range of (image, channel chunk) steps (``_workspace.parallel``).
+One thread per core (``_workspace.parallel``) takes (image, channel chunk) steps from a common
+queue, so a core that is busy elsewhere for a while does not hold the other one up.
 """
 import math
+import threading
 
 import numpy as np
 
@@ -90,7 +92,9 @@ def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None, mode=None)
     valid = (slice(None), *(slice(0, o) for o in out_sizes))
     strided = any(s > 1 for s in stride)
 
-    def work(lo, hi):
+    queue, lock = iter(steps), threading.Lock()
+
+    def work(_lo, _hi):
         # buffers kept between calls (no page faults); only the block's borders need zeros
         block = ws.scratch("block", chunk * plane * len(phase_ids), xp.dtype).reshape(chunk, *box)
         block.fill(0)
@@ -99,7 +103,12 @@ def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None, mode=None)
         acc, tmp = (ws.scratch(name, chunk * plane, xp.dtype) for name in ("acc", "tmp"))
         split = (chunk, *(a for p, s in zip(planes, stride) for a in (p, s)))
         order = (*range(2, 2 + 2 * ndim, 2), 0, *range(1, 1 + 2 * ndim, 2))
-        for img, c0, c1 in steps[lo:hi]:
+        while True:
+            with lock:                                  # the next step, whoever is free
+                step = next(queue, None)
+            if step is None:
+                return
+            img, c0, c1 = step
             b = c1 - c0
             block[(slice(0, b), *dst)] = xp[(img, slice(c0, c1), *src)]    # 1. pad, in cache
             if strided:                                                    # 2. phases
@@ -129,5 +138,5 @@ def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None, mode=None)
                 else:
                     np.add(planes_of(acc), planes_of(tmp), out=out)
 
-    ws.parallel(work, len(steps))
+    ws.parallel(work, min(ws.WORKERS, len(steps)))
     return y.reshape(n, c * mult, *out_sizes)

@@ -21,7 +21,8 @@ the columns of all images of a chunk are put side by side -- cols of shape
 result is copied into y. ``WIDE_COLUMNS`` is the crossover (``layout=`` forces either).
 
 Chunks: the columns of a few images, or of a band of output rows of one image, fill a buffer of
-about ``CHUNK_BYTES`` that is kept between calls (``_workspace.scratch``).
+about ``CHUNK_BYTES`` that is kept between calls (``_workspace.scratch``, one per thread); the
+cores take chunks from a common queue (``_workspace.each_chunk``), each with a single-threaded BLAS.
 """
 import math
 
@@ -92,11 +93,13 @@ def _pointwise(xp, w, stride, dilation, groups, out_sizes, layout=None):
     w_mat = w.reshape(groups, c_out // groups, c_in // groups)
     y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
     flat_y = y.reshape(n, c_out, positions)
-    if _layout(n, positions, layout) == "images":
-        _multiply(w_mat, x, 0, flat_y, layout="images")           # every image at once
+    if _layout(n, positions, layout) == "images":                # one image per chunk
+        ws.each_chunk(lambda i: _multiply(w_mat, x[i:i + 1], 0, flat_y[i:i + 1],
+                                          layout="images"), range(n))
         return y
-    for n0, n1, _, _ in ws._chunks(n, 1, c_in * positions * xp.itemsize):
-        _multiply(w_mat, x[n0:n1], 0, flat_y[n0:n1], layout="side_by_side")
+    ws.each_chunk(lambda c: _multiply(w_mat, x[c[0]:c[1]], 0, flat_y[c[0]:c[1]],
+                                      layout="side_by_side"),
+                  ws._chunks(n, 1, c_in * positions * xp.itemsize))
     return y
 
 
@@ -117,9 +120,13 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None):
     y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
     per_row = c_in * math.prod(kernel) * math.prod(out_sizes[1:])   # buffer entries per output row
     rest = (slice(None),) * (ndim - 1)
-    for n0, n1, r0, r1 in ws._chunks(n, out_sizes[0], per_row * xp.itemsize):
+
+    def chunk(c):
+        n0, n1, r0, r1 = c
         block = view[(slice(n0, n1), Ellipsis, slice(r0, r1)) + rest]
         _multiply(w_mat, block, ndim, y[n0:n1, :, r0:r1], layout=layout)
+
+    ws.each_chunk(chunk, ws._chunks(n, out_sizes[0], per_row * xp.itemsize))
     return y
 
 
@@ -148,7 +155,9 @@ def _flat_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None):
     y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
     junk = tuple(padded[1:]) != tuple(out_sizes[1:])
     item, (sn, sc) = xp.itemsize, xp.strides[:2]
-    for n0, n1, r0, r1 in ws._chunks(n, out_sizes[0], c_in * math.prod(kernel) * row * item):
+
+    def chunk(c):
+        n0, n1, r0, r1 = c
         b, span = n1 - n0, (r1 - r0 - 1) * row + inner          # flat outputs of rows r0..r1-1
         start = xp[n0:n1].reshape(-1)[r0 * row:]                 # first input read by this chunk
         block = as_strided(start, (b, c_in, *kernel, span),
@@ -159,6 +168,8 @@ def _flat_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None):
             prod, band.shape, (*prod.strides[:2], *(s * item for s in flat_strides)),
             writeable=False)
         _multiply(w_mat, block, len(kernel), band, valid, layout)
+
+    ws.each_chunk(chunk, ws._chunks(n, out_sizes[0], c_in * math.prod(kernel) * row * item))
     return y
 
 
@@ -187,7 +198,12 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None):
     # cols as (N, C_out, *k, *in): the same _multiply as the forward GEMMs, with a 1x1 "kernel"
     cols = ws.scratch("transposed", n * c_out * taps * math.prod(sizes), x.dtype)
     cols = cols.reshape(n, c_out * taps, *sizes)
-    _multiply(w_t, np.ascontiguousarray(x), 0, cols, layout=layout)
+    x = np.ascontiguousarray(x)
+    if _layout(n, math.prod(sizes), layout) == "images":          # one image per chunk
+        ws.each_chunk(lambda i: _multiply(w_t, x[i:i + 1], 0, cols[i:i + 1], layout="images"),
+                      range(n))
+    else:
+        _multiply(w_t, x, 0, cols, layout="side_by_side")
     cols = cols.reshape(n, c_out, *kernel, *sizes)
     y = np.zeros((n, c_out, *out_sizes), dtype=x.dtype)
 
