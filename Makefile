@@ -37,7 +37,7 @@ KATEX_CSS := book/_static/katex-offline.css
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 # Notebooks that `make test` runs with nbval (the lead may append e.g. solutions/*.ipynb).
-NBVAL_NOTEBOOKS ?= $(sort $(wildcard book/[0-9]*.ipynb))
+NBVAL_NOTEBOOKS ?= $(sort $(wildcard book/*.ipynb))
 NBVAL_CELL_TIMEOUT ?= 300
 SUBMISSIONS ?=
 GRADEBOOK ?= gradebook.csv
