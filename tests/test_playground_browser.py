@@ -65,7 +65,8 @@ def browser():
 def static_site(tmp_path_factory):
     """Build the tiny book offline and return its html directory."""
     project = tmp_path_factory.mktemp("site")
-    shutil.copytree(ROOT / "conv_lib" / "static", project / "conv_lib" / "static",
+    static = ("conv_lib", "course", "static")
+    shutil.copytree(ROOT.joinpath(*static), project.joinpath(*static),
                     ignore=shutil.ignore_patterns("src", "build.mjs"))   # only the shipped bundles
     book = project / "book"
     book.mkdir()
