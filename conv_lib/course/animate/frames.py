@@ -159,6 +159,8 @@ def conv_model(size=5, kernel=3, *, dims=2, stride=1, padding=0, mode="zeros", d
 
 
 def _transposed_args(size, kernel, dims, stride, padding, output_padding, dilation):
+    if dims not in (1, 2):
+        raise ValueError(f"dims must be 1 or 2, got dims={dims!r}")
     sizes = _check_positive("input", _per_dim("input", size, dims))
     ksizes = _check_positive("kernel", _per_dim("kernel", kernel, dims))
     stride = _check_positive("stride", _per_dim("stride", stride, dims))
@@ -169,6 +171,17 @@ def _transposed_args(size, kernel, dims, stride, padding, output_padding, dilati
     return sizes, ksizes, stride, padding, output_padding, dilation
 
 
+def _transposed_example(size, kernel, dims, stride, padding, output_padding, dilation, seed):
+    """Checked arguments, example input and kernel, and ``conv_transpose``'s output for them."""
+    args = _transposed_args(size, kernel, dims, stride, padding, output_padding, dilation)
+    sizes, ksizes, stride, padding, output_padding, dilation = args
+    x = example_values(sizes, seed, 4)
+    w = example_values(ksizes, seed + 1, 3)
+    y = conv_lib.conv_transpose(x[None, None], w[None, None], stride=stride, padding=padding,
+                                output_padding=output_padding, dilation=dilation)[0, 0]
+    return args, x, w, y
+
+
 def transposed_model(size=2, kernel=3, *, dims=2, stride=1, padding=0, output_padding=0,
                      dilation=1, seed=0):
     """``conv_lib.conv_transpose`` drawn as the equivalent convolution over its dilated input.
@@ -177,14 +190,8 @@ def transposed_model(size=2, kernel=3, *, dims=2, stride=1, padding=0, output_pa
     ``d(k-1) - p`` before and ``d(k-1) - p + output_padding`` after, and slide the flipped kernel
     with stride 1. The output values are ``conv_transpose``'s own.
     """
-    if dims not in (1, 2):
-        raise ValueError(f"dims must be 1 or 2, got dims={dims!r}")
-    sizes, ksizes, stride, padding, output_padding, dilation = _transposed_args(
-        size, kernel, dims, stride, padding, output_padding, dilation)
-    x = example_values(sizes, seed, 4)
-    w = example_values(ksizes, seed + 1, 3)
-    y = conv_lib.conv_transpose(x[None, None], w[None, None], stride=stride, padding=padding,
-                                output_padding=output_padding, dilation=dilation)[0, 0]
+    (sizes, ksizes, stride, padding, output_padding, dilation), x, w, y = _transposed_example(
+        size, kernel, dims, stride, padding, output_padding, dilation, seed)
     pads = []
     for k, p, op, d in zip(ksizes, padding, output_padding, dilation):
         if p > d * (k - 1):
@@ -239,14 +246,8 @@ class ScatterModel:
 def scatter_model(size=2, kernel=3, *, dims=2, stride=1, padding=0, output_padding=0,
                   dilation=1, seed=0):
     """``conv_lib.conv_transpose`` as the sum of one scaled copy of the kernel per input."""
-    if dims not in (1, 2):
-        raise ValueError(f"dims must be 1 or 2, got dims={dims!r}")
-    sizes, ksizes, stride, padding, output_padding, dilation = _transposed_args(
-        size, kernel, dims, stride, padding, output_padding, dilation)
-    x = example_values(sizes, seed, 4)
-    w = example_values(ksizes, seed + 1, 3)
-    y = conv_lib.conv_transpose(x[None, None], w[None, None], stride=stride, padding=padding,
-                                output_padding=output_padding, dilation=dilation)[0, 0]
+    (sizes, ksizes, stride, padding, output_padding, dilation), x, w, y = _transposed_example(
+        size, kernel, dims, stride, padding, output_padding, dilation, seed)
     canvas = tuple((n - 1) * s + d * (k - 1) + 1 + op
                    for n, k, s, d, op in zip(sizes, ksizes, stride, dilation, output_padding))
     partial = np.zeros(canvas)
