@@ -126,6 +126,24 @@ def input_grad_autograd(grad_y, w, n, stride, padding):  # loophole 4
     return x.grad.numpy()
 
 
+def transposed_padding_by_trying(k, p):
+    target = F.conv_transpose1d(torch.ones(1, 1, 2 * k), torch.ones(1, 1, k), padding=p).shape[-1]
+    return next(q for q in range(k) if F.conv1d(torch.ones(1, 1, 2 * k), torch.ones(1, 1, k),
+                                                padding=q).shape[-1] == target)
+
+
+def bias_grad_autograd(grad_y):
+    b = torch.zeros(grad_y.shape[1], dtype=torch.float64, requires_grad=True)
+    (b.reshape((1, -1) + (1,) * (grad_y.ndim - 2)) * torch.from_numpy(grad_y)).sum().backward()
+    return b.grad.numpy()
+
+
+def weight_grad_library(x, grad_y, k, stride, padding):
+    x_padded = conv_lib.pad(x, [(padding, padding)])
+    return conv_lib.conv(x_padded.swapaxes(0, 1), grad_y.swapaxes(0, 1),
+                         dilation=stride)[:, :, :k].swapaxes(0, 1)
+
+
 def rf_library(layers):  # loophole 3
     return conv_lib.receptive_field(layers)
 
@@ -171,6 +189,9 @@ FORBIDDEN = [
     (checks.check_conv_transpose1d, (transpose_library,), "conv_transpose"),
     (checks.check_transpose_output_size, (transpose_size_torch,), "torch"),
     (checks.check_conv_input_grad, (input_grad_autograd,), "torch"),
+    (checks.check_transpose_vocabulary, (transposed_padding_by_trying, "half", "no padding"), "torch"),
+    (checks.check_conv_bias_grad, (bias_grad_autograd,), "torch"),
+    (checks.check_conv_weight_grad, (weight_grad_library,), "conv_lib"),
     (checks.check_receptive_field, (rf_library,), "receptive_field"),
     (checks.check_port_conv, (port_with_adapter, forward_nchw_plain), "oihw_to_hwio"),
     (checks.check_grouped_conv1d, (grouped_library,), "conv_lib"),

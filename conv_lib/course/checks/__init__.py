@@ -36,7 +36,8 @@ from .ex02 import (check_56x56, check_explainer_examples, check_output_size, che
 from .ex03 import check_stride_floor, check_strided_conv, check_strided_macs
 from .ex04 import check_causal_conv1d, check_conv_with_padding, check_even_kernel, check_pad2d
 from .ex05 import check_dilate_kernel, check_dilated_conv2d, check_effective_size, check_same_padding_dilated
-from .ex06 import check_conv_input_grad, check_conv_transpose1d, check_transpose_output_size
+from .ex06 import (check_conv_bias_grad, check_conv_input_grad, check_conv_transpose1d,
+                   check_conv_weight_grad, check_transpose_output_size, check_transpose_vocabulary)
 from .ex07 import check_pooled_rf, check_receptive_field, check_stacked_3x3, check_wavenet
 from .ex08 import check_depthwise_separable, check_flax_shapes, check_grouped_conv1d, check_port_conv
 from .ex09 import check_gemm_dims, check_im2col_gemm, check_transpose_phases
