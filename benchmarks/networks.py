@@ -433,7 +433,7 @@ def run(quick=False, rounds=None, names=None, contenders=CONTENDERS, progress=No
 
 
 def load_results(path=RESULTS):
-    return json.loads(Path(path).read_text())
+    return bench.load_results(path)
 
 
 def main(argv=None):

@@ -14,9 +14,9 @@ the same as the per-submission JSON of ``results_json``) and write CSV atomicall
 """
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
+
+from .gradebook import write_csv
 
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 CANVAS_POINTS_ROW = "    Points Possible"
@@ -32,16 +32,6 @@ def fmt(value):
     return str(value)
 
 
-def write_csv(path, header, rows):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(tmp, path)
-    return header, rows
 
 
 def exercise_columns(records):

@@ -118,15 +118,18 @@ def gradebook_rows(subs):
     return header, rows
 
 
-def write_gradebook(subs, out):
-    header, rows = gradebook_rows(subs)
-    out = Path(out)
-    if out.parent:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
+def write_csv(path, header, rows):
+    """Write a CSV atomically (a reader never sees half a gradebook); returns (header, rows)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-    os.replace(tmp, out)
+    os.replace(tmp, path)
     return header, rows
+
+
+def write_gradebook(subs, out):
+    return write_csv(out, *gradebook_rows(subs))
