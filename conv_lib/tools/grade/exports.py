@@ -14,8 +14,6 @@ the same as the per-submission JSON of ``results_json``) and write CSV atomicall
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from .gradebook import write_csv
 
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
