@@ -100,3 +100,19 @@ def test_old_setup_cells_are_restored_from_the_release():
     restored = next(c for c in work.cells if c.get("id") == setup.id)
     assert "from conv_lib.course import checks" in restored.source
     assert notes == [f"The setup cell `{setup.id}` had been changed; the released version was used."]
+
+
+def test_sandbox_never_binds_the_folder_the_grader_runs_in(tmp_path, monkeypatch):
+    """`python -m conv_lib.grade` puts its working folder on sys.path; that folder (which may hold
+    the submissions and the gradebook) must not become visible inside the sandbox."""
+    from conv_lib.tools.grade import sandbox
+
+    course = tmp_path / "course"
+    (course / "submissions").mkdir(parents=True)
+    monkeypatch.chdir(course)
+    monkeypatch.setattr(sys, "path", [str(course)] + sys.path)
+    cfg = sandbox.config(tmp_path / "ipython")
+    assert not [p for p in cfg["ro"] if str(course).startswith(p) or p.startswith(str(course))]
+    # the private /tmp is mounted before the binds, so nothing bound under /tmp is hidden
+    args = sandbox.argv(cfg, tmp_path / "work", tmp_path / "kernel")
+    assert args.index("--tmpfs") < args.index("--ro-bind")

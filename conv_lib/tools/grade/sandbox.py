@@ -53,10 +53,15 @@ def config(ipython_dir, bwrap=None):
             ro.append(path)
     if sys.prefix != os.path.realpath(sys.prefix) and not _under(sys.prefix, ro):
         ro.append(sys.prefix)                     # the venv's own path (symlinked folders)
-    for entry in sys.path:                        # anything else the interpreter imports from
+    for entry in sys.path:                        # other package folders the interpreter imports from
         if not entry or not os.path.isdir(entry):
             continue
         real = os.path.realpath(entry)
+        # Only package folders (a user site-packages, say). Never a plain folder such as the one the
+        # grader was started in (`python -m` puts the working folder on sys.path): that may hold the
+        # submissions, the gradebook or anything else of the instructor's.
+        if os.path.basename(real) not in ("site-packages", "dist-packages"):
+            continue
         if _under(real, ro) or _under(str(ROOT), [real]) or _under(real, [str(ROOT)]):
             continue
         ro.append(real)
@@ -68,11 +73,13 @@ def argv(cfg, cwd, kernel_dir):
     """The bwrap command prefix for one kernel working in ``cwd`` with sockets in ``kernel_dir``."""
     args = [cfg["bwrap"], "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--hostname", "grader"]
+    # The private /tmp comes first: a later bind may put a path back inside it (a project or a
+    # virtual environment that lives under /tmp), while a tmpfs mounted last would hide them.
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for target, path in cfg["links"]:
         args += ["--symlink", target, path]
     for path in cfg["ro"]:
         args += ["--ro-bind", path, path]
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for path in (str(cwd), str(kernel_dir)):
         args += ["--bind", path, path]
     args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp/mpl",
