@@ -13,6 +13,8 @@ against ``conv_reference``, PyTorch and JAX):
 ``_im2col_gemm`` (``_gemm``) any layer: im2col from the window view, then GEMM.
 ``_depthwise``   (``_direct``) one input channel per group: the taps multiply-accumulated in
                  cache, strided layers split into phases.
+``_depthwise_toeplitz`` (``_toeplitz``) 2-D, one input channel per group: each channel's kernel
+                 as a banded matrix, one small product per (channel, output row).
 
 and ``transposed`` (``_gemm``) computes ``conv_transpose`` as a GEMM plus a scatter.
 
@@ -29,13 +31,15 @@ import math
 
 from ._direct import _depthwise, phase_geometry
 from ._gemm import WIDE_COLUMNS, _flat_gemm, _im2col_gemm, _pointwise, transposed
+from ._toeplitz import _depthwise_toeplitz
 from ._workspace import CHUNK_BYTES, WORKERS, _chunks, flat_geometry, parallel, scratch, windows
 from .padding import pad
 
 __all__ = ["correlate", "choose_strategy", "estimate_seconds", "transposed", "windows",
            "flat_geometry", "parallel", "scratch", "CHUNK_BYTES", "WORKERS", "_chunks"]
 
-STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise)
+STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toeplitz)
+IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz)    # take the unpadded input and zero pads
 
 # ---- cost model constants (float32, this machine, both cores) -------------------------------
 GEMM_FLOPS = 400e9        # a large square sgemm (NumPy/OpenBLAS reaches 400-450 GFLOP/s here)
@@ -45,6 +49,8 @@ GATHER_RATE = 0.6e9       # elements/s of a copy with a stride inside (im2col of
 DIRECT_RATE = 2.5e9       # multiply-adds/s of the direct loops (in cache, both cores)
 CALL = 2e-6               # seconds per NumPy call (ufunc or small matmul)
 ROW = 0.15e-6             # extra seconds per row of a 2-D ufunc loop
+SMALL_GEMM = (50e-9, 25e9)  # one product of a batched matmul: seconds + multiply-adds / rate
+THREAD_GAIN = 1.5         # speed-up of 2 threads over 1 on those (OpenBLAS serialises a little)
 
 
 def applicable(strategy, w_shape, stride):
@@ -56,6 +62,8 @@ def applicable(strategy, w_shape, stride):
         return unit
     if strategy is _depthwise:
         return w_shape[1] == 1
+    if strategy is _depthwise_toeplitz:
+        return w_shape[1] == 1 and len(stride) == 2
     return strategy is _im2col_gemm
 
 
@@ -91,6 +99,13 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
             seconds += mult * taps * c_in * plane / COPY_RATE
         copies = n * c_in * plane * math.prod(stride) * (2 if any(s > 1 for s in stride) else 1)
         return seconds + copies / COPY_RATE / WORKERS
+    if strategy is _depthwise_toeplitz:        # (channel, output row) products (N, R*W) x (W_out)
+        mult, span = c_out // c_in, (kernel[0] - 1) * dilation[0] + 1
+        width, products = x_shape[3], c_out * out_sizes[0]
+        macs = n * span * width * out_sizes[1]
+        seconds = products * (SMALL_GEMM[0] + macs / SMALL_GEMM[1])
+        copies = n * c_in * (x_shape[2] + span) * width + n * c_out * positions
+        return (seconds + copies / COPY_RATE) / (THREAD_GAIN if WORKERS > 1 else 1)
     if strategy is _pointwise:
         columns, copied, junk = positions, 0, False
     elif strategy is _flat_gemm:
@@ -147,6 +162,6 @@ def correlate(x, w, stride, dilation, groups, out_sizes, pads, mode="zeros", str
     """
     strategy = strategy or choose_strategy(w.shape, stride, x.shape, groups, dilation, out_sizes)
     args = (w, tuple(stride), tuple(dilation), groups, tuple(out_sizes))
-    if strategy is _depthwise and mode == "zeros":
-        return _depthwise(x, *args, pads=pads)        # pads in cache, a few planes at a time
+    if strategy in IN_CACHE_PADDING and mode == "zeros":
+        return strategy(x, *args, pads=pads)          # pads in cache, a few planes at a time
     return strategy(pad(x, pads, mode), *args)

@@ -2,7 +2,7 @@
 
 The strategies are called directly (forced, not only through ``conv``'s cost model), in each of
 their modes (GEMM column layouts ``images`` / ``side_by_side``, depthwise ``rows`` / ``flat``, the
-depthwise padding done in cache), on random configurations from hypothesis in 1-D, 2-D and 3-D:
+depthwise padding done in cache; the 2-D depthwise Toeplitz products), on random configurations from hypothesis in 1-D, 2-D and 3-D:
 groups, depthwise with channel multipliers, dilation with stride, 1x1 kernels, big channel counts
 and asymmetric padding. The chunking of the GEMM strategies is exercised by shrinking
 ``CHUNK_BYTES`` so that chunks split rows and batches. ``tests/test_networks.py`` runs every layer
@@ -142,13 +142,39 @@ def test_depthwise(ndim, examples, mode, in_cache):
     run()
 
 
+@pytest.mark.parametrize("in_cache", [False, True])
+def test_depthwise_toeplitz(in_cache):
+    """The Toeplitz products (2-D): strided, dilated, asymmetric and large padding, multipliers."""
+    @settings(max_examples=25, **SETTINGS)
+    @given(cfg=engine_configs(2, "depthwise"), seed=st.integers(0, 2**16))
+    def run(cfg, seed):
+        _check(_engine._depthwise_toeplitz, cfg, seed, in_cache=in_cache)
+    run()
+
+
+def test_toeplitz_matrix_is_the_correlation():
+    """One channel, one kernel row: x @ T equals the 1-D correlation written as loops."""
+    from conv_lib import _toeplitz
+    rng = np.random.default_rng(3)
+    for width, k, s, d, lo, hi in [(7, 3, 1, 1, 1, 1), (9, 2, 2, 3, 0, 4), (4, 4, 3, 1, 3, 0)]:
+        out = (width + lo + hi - d * (k - 1) - 1) // s + 1
+        w_row = rng.standard_normal(k)
+        T = _toeplitz.toeplitz(w_row.reshape(1, 1, 1, k), width, out, s, (1, d), lo, 1)[0, 0]
+        x = rng.standard_normal(width)
+        xp = np.pad(x, (lo, hi))
+        expected = [sum(w_row[t] * xp[o * s + t * d] for t in range(k)) for o in range(out)]
+        np.testing.assert_allclose(x @ T, expected, rtol=1e-12, atol=1e-12)
+        assert np.count_nonzero(T) <= k * out
+
+
 @pytest.mark.parametrize("kind,strategy,mode", [
     ("any", "_im2col_gemm", dict(layout="images")),
     ("any", "_im2col_gemm", dict(layout="side_by_side")),
     ("unit_stride", "_flat_gemm", dict(layout="side_by_side")),
     ("pointwise", "_pointwise", dict(layout="side_by_side")),
     ("depthwise", "_depthwise", dict(mode="rows")),
-    ("depthwise", "_depthwise", dict(mode="flat", in_cache=True))])
+    ("depthwise", "_depthwise", dict(mode="flat", in_cache=True)),
+    ("depthwise", "_depthwise_toeplitz", dict(in_cache=True))])
 def test_big_channels(kind, strategy, mode):
     @settings(max_examples=6, **SETTINGS)
     @given(cfg=engine_configs(2, kind, big_channels=True), seed=st.integers(0, 2**16))
@@ -260,7 +286,9 @@ def test_rule_without_shapes_and_cost_model_with_them():
     assert pick((64, 64, 1, 1), (1, 1), (8, 64, 56, 56)) is _engine._pointwise
     assert pick((64, 64, 3, 3), (1, 1), (8, 64, 58, 58)) is _engine._flat_gemm
     assert pick((96, 1, 3, 3), (2, 2), (8, 96, 114, 114), 96) is _engine._depthwise
-    assert pick((960, 1, 3, 3), (1, 1), (8, 960, 9, 9), 960) is _engine._depthwise
+    assert pick((960, 1, 3, 3), (1, 1), (8, 960, 9, 9), 960) is _engine._depthwise_toeplitz
+    assert pick((32, 1, 3, 3), (1, 1), (8, 32, 114, 114), 32) is _engine._depthwise
+    assert not _engine.applicable(_engine._depthwise_toeplitz, (8, 1, 3, 3, 3), (1, 1, 1))
     for strategy in _engine.STRATEGIES:                      # a 1x1 depthwise layer fits all
         assert _engine.applicable(strategy, (8, 1, 1, 1), (1, 1))
         seconds = _engine.estimate_seconds(strategy, (8, 8, 14, 14), (8, 1, 1, 1), (1, 1), (1, 1),
