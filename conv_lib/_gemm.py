@@ -34,11 +34,17 @@ from . import _workspace as ws
 # Columns per image from which one product per image beats one product over the whole chunk
 # (measured: a (128 x 1152) @ (1152 x N) float32 product runs at about half speed below N ~ 1000).
 WIDE_COLUMNS = 1024
+# The same for conv_transpose, whose products have prod(k) times more rows (Og * prod(k)) and so
+# run well on fewer columns (measured: 16x16 inputs, 256 columns, run twice as fast per image).
+TRANSPOSED_COLUMNS = 64
+# Up to this many entries of the scatter matrix (prod(k) * prod(in) * prod(out)), the scatter of
+# conv_transpose is one product with it (a 4x4 input to an 8x8 output: 16,384), beyond, phases.
+SCATTER_MATRIX_ENTRIES = 1 << 16
 
 
-def _layout(b, columns, layout):
+def _layout(b, columns, layout, wide=WIDE_COLUMNS):
     if layout is None:
-        return "images" if b == 1 or columns >= WIDE_COLUMNS else "side_by_side"
+        return "images" if b == 1 or columns >= wide else "side_by_side"
     if layout not in ("images", "side_by_side"):
         raise ValueError(f"layout={layout!r} must be None, 'images' or 'side_by_side'")
     return layout
@@ -173,7 +179,20 @@ def _flat_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None):
     return y
 
 
-def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None):
+def scatter_matrix(kernel, sizes, out_sizes, stride, dilation, padding, dtype):
+    """The scatter of ``transposed`` as a 0/1 matrix S (prod(k) * prod(in), prod(out)):
+    S[(t, i), o] = 1 where o = i*s + t*d - p lies inside the output."""
+    ndim = len(sizes)
+    t = np.indices(kernel).reshape(ndim, -1, 1)
+    i = np.indices(sizes).reshape(ndim, 1, -1)
+    o = [i[j] * stride[j] + t[j] * dilation[j] - padding[j] for j in range(ndim)]   # (T, in)
+    inside = np.logical_and.reduce([(oj >= 0) & (oj < out) for oj, out in zip(o, out_sizes)])
+    s_mat = np.zeros((inside.size, math.prod(out_sizes)), dtype)
+    s_mat[np.flatnonzero(inside), np.ravel_multi_index([oj[inside] for oj in o], out_sizes)] = 1
+    return s_mat
+
+
+def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, scatter=None):
     """conv_transpose as a product and a scatter ("col2im"), the way its definition reads.
 
     Definition (PyTorch's ConvTranspose): every input sample spreads over the output,
@@ -187,39 +206,68 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None):
         cols[(o, t), (n, i)] = W^T @ X,   W^T (Og * prod(k), Cg),   X (Cg, N * prod(in)),
 
     a GEMM without a single multiplication by an inserted zero; then each tap t adds its plane
-    cols[(., t), (n, .)] into the strided outputs i*s + t*d - p that lie inside y.
+    cols[(., t), (n, .)] into the outputs i*s + t*d - p that lie inside y.
+
+    The scatter goes phase by phase: the outputs o = a + s*q of one phase a (0 <= a < s) receive
+    exactly the taps with (t*d - p) % s == a, each shifted by e = (t*d - p - a) // s (q = i + e).
+    So the taps of a phase are added into a contiguous buffer with unit strides, and the buffer
+    is written into every s-th output once -- instead of prod(k) additions into strided outputs,
+    which NumPy runs several times slower. On tiny planes (a 1x1 or 4x4 input) even the phases'
+    additions run over rows of a few numbers, so there the scatter is one product with its 0/1
+    matrix (``scatter_matrix``) instead (``scatter=`` forces 'matrix' or 'phases').
     """
     ndim = x.ndim - 2
     n, c_in = x.shape[:2]
     og, kernel = w.shape[1], w.shape[2:]
     c_out, taps, sizes = og * groups, math.prod(kernel), x.shape[2:]
     w_t = w.reshape(groups, c_in // groups, og * taps).transpose(0, 2, 1)   # (g, Og*K, Cg)
-    w_t = np.ascontiguousarray(w_t)
+    # (w_t stays a transposed view: BLAS reads it as it is, a copy would cost more than the product
+    # on small inputs)
     # cols as (N, C_out, *k, *in): the same _multiply as the forward GEMMs, with a 1x1 "kernel"
     cols = ws.scratch("transposed", n * c_out * taps * math.prod(sizes), x.dtype)
     cols = cols.reshape(n, c_out * taps, *sizes)
     x = np.ascontiguousarray(x)
-    if _layout(n, math.prod(sizes), layout) == "images":          # one image per chunk
+    if _layout(n, math.prod(sizes), layout, wide=TRANSPOSED_COLUMNS) == "images":
         ws.each_chunk(lambda i: _multiply(w_t, x[i:i + 1], 0, cols[i:i + 1], layout="images"),
                       range(n))
     else:
         _multiply(w_t, x, 0, cols, layout="side_by_side")
+    y = np.empty((n, c_out, *out_sizes), dtype=x.dtype)
+    if scatter is None:
+        small = taps * math.prod(sizes) * math.prod(out_sizes) <= SCATTER_MATRIX_ENTRIES
+        scatter = "matrix" if small else "phases"
+    if scatter not in ("matrix", "phases"):
+        raise ValueError(f"scatter={scatter!r} must be None, 'matrix' or 'phases'")
+    if scatter == "matrix":
+        # tiny planes: the scatter itself as a product with its 0/1 matrix (one BLAS call)
+        s_mat = scatter_matrix(kernel, sizes, out_sizes, stride, dilation, padding, x.dtype)
+        if s_mat.shape[0] == s_mat.shape[1] and (s_mat == np.eye(len(s_mat))).all():
+            y.reshape(-1)[...] = cols.reshape(-1)          # e.g. a 1x1 input: cols IS y
+        else:
+            np.matmul(cols.reshape(n * c_out, -1), s_mat, out=y.reshape(n * c_out, -1))
+        return y
     cols = cols.reshape(n, c_out, *kernel, *sizes)
-    y = np.zeros((n, c_out, *out_sizes), dtype=x.dtype)
+    phases = list(np.ndindex(*stride))
+    taps = {a: [] for a in phases}
+    for t in np.ndindex(*kernel):
+        a = tuple((tj * d - p) % s for tj, s, d, p in zip(t, stride, dilation, padding))
+        taps[a].append(t)
 
-    def scatter(lo, hi):                         # output channels lo..hi-1, every tap
-        for t in np.ndindex(*kernel):
-            src, dst = [], []
-            for i_max, o_max, tj, s, d, p in zip(sizes, out_sizes, t, stride, dilation, padding):
-                first = max(0, -((tj * d - p) // s))             # first i with i*s + t*d - p >= 0
-                last = min(i_max, (o_max - 1 + p - tj * d) // s + 1)
-                if first >= last:
-                    break
-                o0 = first * s + tj * d - p
-                src.append(slice(first, last))
-                dst.append(slice(o0, o0 + (last - first - 1) * s + 1, s))
-            else:
-                y[(slice(None), slice(lo, hi), *dst)] += cols[(slice(None), slice(lo, hi), *t,
-                                                               *src)]
+    def scatter(lo, hi):                         # output channels lo..hi-1, phase by phase
+        for a in phases:
+            counts = [-(-(o - aj) // s) for o, aj, s in zip(out_sizes, a, stride)]
+            acc = ws.scratch("phase", n * (hi - lo) * math.prod(counts), x.dtype)
+            acc = acc.reshape(n, hi - lo, *counts)
+            acc.fill(0)
+            for t in taps[a]:
+                e = [(tj * d - p - aj) // s for tj, s, d, p, aj in zip(t, stride, dilation,
+                                                                      padding, a)]
+                src = tuple(slice(max(0, -ej), min(i_max, q - ej))
+                            for ej, i_max, q in zip(e, sizes, counts))
+                if all(r.start < r.stop for r in src):
+                    dst = tuple(slice(r.start + ej, r.stop + ej) for r, ej in zip(src, e))
+                    acc[(Ellipsis, *dst)] += cols[(slice(None), slice(lo, hi), *t, *src)]
+            y[(slice(None), slice(lo, hi), *(slice(aj, None, s) for aj, s in zip(a, stride)))] \
+                = acc
     ws.parallel(scatter, c_out)
     return y

@@ -146,8 +146,8 @@ def conv_transpose(x: Any, w: Any, bias: Any = None, *, stride: IntOrSeq = 1, pa
     axis is inserted zeros, and most of that convolution's products would be multiplications by
     zero. Read the other way round, every input sample x[i] adds x[i] * w[t] to y[i*s + t*d - p]:
     ``_engine.transposed`` computes all those products as one matrix product (every input
-    channel against every (output channel, tap) pair) and adds each tap's plane into its strided
-    outputs.
+    channel against every (output channel, tap) pair) and adds each tap's plane into its
+    outputs, one output phase (every s-th output) at a time.
     """
     x, w, bias, _ = check_conv_operands(x, w, bias, groups, weight_layout="IO")
     ndim = x.ndim - 2

@@ -229,6 +229,20 @@ def test_modes_and_layouts_are_validated():
         _engine._depthwise(x, w, (1, 1), (1, 1), 2, (3, 3), mode="diagonal")
     with pytest.raises(ValueError, match="layout='columns'"):
         _engine._im2col_gemm(x, np.ones((2, 2, 3, 3)), (1, 1), (1, 1), 1, (3, 3), layout="columns")
+    with pytest.raises(ValueError, match="scatter='loops'"):
+        _engine.transposed(x, np.ones((2, 1, 3, 3)), (1, 1), (0, 0), (1, 1), 1, (7, 7),
+                           scatter="loops")
+
+
+def test_scatter_matrix_is_the_definition():
+    """Row (t, i) of the scatter matrix has its one 1 at o = i*s + t*d - p, when inside."""
+    from conv_lib import _gemm
+    s_mat = _gemm.scatter_matrix((3,), (4,), (8,), (2,), (1,), (1,), np.float64)
+    for t in range(3):
+        for i in range(4):
+            o = i * 2 + t - 1
+            row = s_mat[t * 4 + i]
+            assert row.sum() == (1 if 0 <= o < 8 else 0) and (o < 0 or o >= 8 or row[o] == 1)
 
 
 @st.composite
@@ -248,10 +262,12 @@ def transposed_configs(draw, ndim):
     return ((draw(st.integers(1, 3)), c_in, *n), (c_in, og, *k), s, p, d, op, groups, out)
 
 
-@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("layout,scatter", [("images", "phases"), ("side_by_side", "phases"),
+                                            ("images", "matrix"), ("side_by_side", None)])
 @pytest.mark.parametrize("ndim,examples", [(1, 12), (2, 12), (3, 5)])
-def test_transposed(ndim, examples, layout):
-    """The GEMM + scatter of conv_transpose against PyTorch (and JAX's VJP), both layouts."""
+def test_transposed(ndim, examples, layout, scatter):
+    """The GEMM + scatter of conv_transpose against PyTorch (and JAX's VJP): both layouts, the
+    scatter by phases and by its 0/1 matrix."""
     @settings(max_examples=examples, **SETTINGS)
     @given(cfg=transposed_configs(ndim), seed=st.integers(0, 2**16))
     def run(cfg, seed):
@@ -259,13 +275,13 @@ def test_transposed(ndim, examples, layout):
         kw = dict(stride=s, padding=p, dilation=d, output_padding=op, groups=groups)
         x, w = _arrays(x_shape, w_shape, seed, np.float64)
         y = _engine.transposed(x, w, tuple(s), tuple(p), tuple(d), groups, tuple(out),
-                               layout=layout)
+                               layout=layout, scatter=scatter)
         assert y.shape == (x_shape[0], w_shape[1] * groups, *out)
         _close(y, fw.torch_conv_transpose(x, w, **kw), 1e-10)
         if seed % JAX_EVERY == 0:
             x32, w32 = x.astype(np.float32), w.astype(np.float32)
             y32 = _engine.transposed(x32, w32, tuple(s), tuple(p), tuple(d), groups, tuple(out),
-                                     layout=layout)
+                                     layout=layout, scatter=scatter)
             assert y32.dtype == np.float32
             _close(y32, fw.jax_conv_transpose(x32, w32, **kw), 1e-4)
     run()
