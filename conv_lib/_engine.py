@@ -42,7 +42,7 @@ STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toepl
 IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz)    # take the unpadded input and zero pads
 
 # ---- cost model constants (float32, this machine, both cores) -------------------------------
-GEMM_FLOPS = 400e9        # a large square sgemm (NumPy/OpenBLAS reaches 400-450 GFLOP/s here)
+GEMM_FLOPS = 170e9        # a large square sgemm: 2048^3 float32 runs at 166-175 GFLOP/s here
 GEMM_HALF = (8, 96, 24)   # M, N, K at which a product runs at half speed along that dimension
 COPY_RATE = 1.5e9         # elements/s of a copy made of long contiguous runs (im2col, flat)
 GATHER_RATE = 0.6e9       # elements/s of a copy with a stride inside (im2col of a strided layer)
