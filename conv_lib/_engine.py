@@ -27,6 +27,7 @@ constants measured on the benchmark machine (2 cores, AVX-512, OpenBLAS), and
 ``choose_strategy`` takes the cheapest. The model only has to rank strategies, not predict times
 exactly; ``python -m benchmarks.networks`` shows how its choices fare.
 """
+import functools
 import math
 
 from ._direct import _depthwise, phase_geometry
@@ -136,15 +137,21 @@ def choose_strategy(w_shape, stride, x_shape=None, groups=1, dilation=None, out_
     stride 1, im2col otherwise. Every strategy computes the same result.
     """
     stride = tuple(stride)
-    if x_shape is None:
-        unit_stride = all(s == 1 for s in stride)
-        if all(k == 1 for k in w_shape[2:]) and unit_stride:
-            return _pointwise
-        if w_shape[1] == 1:
-            return _depthwise
-        return _flat_gemm if unit_stride else _im2col_gemm
-    ndim = len(stride)
-    dilation = tuple(dilation or (1,) * ndim)
+    if x_shape is not None:                    # a layer's choice is remembered (~0.1 ms each)
+        return _cheapest(tuple(w_shape), stride, tuple(x_shape), groups,
+                         tuple(dilation or (1,) * len(stride)),
+                         None if out_sizes is None else tuple(out_sizes))
+    unit_stride = all(s == 1 for s in stride)
+    if all(k == 1 for k in w_shape[2:]) and unit_stride:
+        return _pointwise
+    if w_shape[1] == 1:
+        return _depthwise
+    return _flat_gemm if unit_stride else _im2col_gemm
+
+
+@functools.lru_cache(maxsize=512)
+def _cheapest(w_shape, stride, x_shape, groups, dilation, out_sizes):
+    """The applicable strategy of least ``estimate_seconds`` (arguments as tuples)."""
     if out_sizes is None:
         out_sizes = [(size - d * (k - 1) - 1) // s + 1
                      for size, k, s, d in zip(x_shape[2:], w_shape[2:], stride, dilation)]

@@ -40,12 +40,16 @@ def tap_box(t, s, d, lo, n, out):
     return o0, max(0, o1 - o0)
 
 
-def toeplitz(w2, width, out, stride, dilation, lo, span):
+def toeplitz(w2, width, out, stride, dilation, lo, span, T=None):
     """w2 (C, m, k_h, k_w) -> T (C, m, span * width, out): T[c, j] stacks, for rows r = i * d_h
-    (zero rows between them when d_h > 1), the banded matrix of kernel row i along the last axis.
+    (zero rows between them when d_h > 1), the banded matrix of kernel row i along the last axis
+    (written into ``T`` when given).
     """
     c, m, kh, kw = w2.shape
-    T = np.zeros((c, m, span * width, out), w2.dtype)
+    if T is None:
+        T = np.zeros((c, m, span * width, out), w2.dtype)
+    else:
+        T.fill(0)
     (dh, dw), item = dilation, T.itemsize
     flat = T.reshape(c, m, -1)
     for i in range(kh):
@@ -72,12 +76,15 @@ def _depthwise_toeplitz(xp, w, stride, dilation, groups, out_sizes, pads=None):
     h_out, w_out = out_sizes
     span = (kh - 1) * dh + 1                                   # input rows per output row
     rows = max(lo_h + h, (h_out - 1) * sh + span)              # rows of the padded buffer
-    T = toeplitz(w.reshape(c, m, kh, kw), width, w_out, sw, dilation, lo_w, span)
+    w2 = w.reshape(c, m, kh, kw)
     y = np.empty((n, c, m, h_out, w_out), dtype=xp.dtype)
     item = xp.itemsize
 
     def work(c0, c1):
         b = c1 - c0
+        T = ws.scratch("toeplitz_matrix", b * m * span * width * w_out, xp.dtype)
+        T = toeplitz(w2[c0:c1], width, w_out, sw, dilation, lo_w, span,
+                     T.reshape(b, m, span * width, w_out))
         xb = ws.scratch("toeplitz", n * b * rows * width, xp.dtype).reshape(n, b, rows, width)
         xb[:, :, :lo_h] = 0                                    # the zero rows, top and bottom
         xb[:, :, lo_h + h:] = 0
@@ -91,7 +98,7 @@ def _depthwise_toeplitz(xp, w, stride, dilation, groups, out_sizes, pads=None):
         for j in range(m):
             # as y^T = T^T @ runs^T (BLAS runs this orientation faster here), into a contiguous
             # buffer (matmul writes a strided `out` far more slowly than this one extra copy)
-            np.matmul(T[c0:c1, j, None].swapaxes(-1, -2), runs.swapaxes(-1, -2), out=prod)
+            np.matmul(T[:, j, None].swapaxes(-1, -2), runs.swapaxes(-1, -2), out=prod)
             np.copyto(y[:, c0:c1, j], prod.transpose(3, 0, 1, 2))
 
     blas = ws._blas_controller()
