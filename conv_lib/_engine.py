@@ -4,7 +4,7 @@
 
     y[n, o, i] = sum_{c, t} xp[n, g*Cg + c, i*s + t*d] * w[o, c, t]     with g = o // (C_out/groups)
 
-(``conv.conv_reference`` writes exactly this as loops: it is the specification). Four functions
+(``conv.conv_reference`` writes exactly this as loops: it is the specification). Five functions
 compute it, each for the shapes where it can (``tests/test_engine.py`` checks every one, forced,
 against ``conv_reference``, PyTorch and JAX):
 
