@@ -234,6 +234,24 @@ def test_modes_and_layouts_are_validated():
                            scatter="loops")
 
 
+@pytest.mark.parametrize("shape,e", [((5, 4), (1, 1)), ((5, 4), (-1, 2)), ((3, 4, 5), (0, -1, 1)),
+                                     ((3, 4, 5), (2, 3, -4)), ((6,), (-2,))])
+def test_flat_add_is_the_shifted_add(shape, e):
+    """One flat slice per tap plane, with the wrapped reads zeroed, adds exactly the shifted plane."""
+    from conv_lib import _gemm
+    rng = np.random.default_rng(5)
+    src = rng.standard_normal((2, 3, *shape))
+    acc = rng.standard_normal((2, 3, *shape))
+    expected = acc.copy()
+    for q in np.ndindex(*shape):
+        i = tuple(qj - ej for qj, ej in zip(q, e))
+        if all(0 <= ij < n for ij, n in zip(i, shape)):
+            expected[(Ellipsis, *q)] += src[(Ellipsis, *i)]
+    flat = [math.prod(shape[j + 1:]) for j in range(len(shape))]
+    _gemm._flat_add(acc, src.copy(), e, flat)
+    np.testing.assert_allclose(acc, expected, rtol=0, atol=0)
+
+
 def test_scatter_matrix_is_the_definition():
     """Row (t, i) of the scatter matrix has its one 1 at o = i*s + t*d - p, when inside."""
     from conv_lib import _gemm
