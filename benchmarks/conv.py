@@ -236,6 +236,7 @@ def run_case(case, quick, timing, reference=True):
     # what the chosen strategy buys over the next most general one
     unit_stride = all(s == 1 for s in stride)
     alternative = {_engine._pointwise: _engine._flat_gemm, _engine._depthwise: _engine._flat_gemm,
+                   _engine._depthwise_toeplitz: _engine._depthwise,
                    _engine._flat_gemm: _engine._im2col_gemm}.get(strategy)
     if strategy is _engine._depthwise and not unit_stride:
         alternative = _engine._im2col_gemm
