@@ -419,7 +419,7 @@ def run(quick=False, rounds=None, names=None, contenders=CONTENDERS, progress=No
     """Run the networks named in ``names`` (all by default); returns the results dict."""
     from conv_lib import _engine
 
-    timing = dict(rounds=rounds or (2 if quick else 5), min_sample=0.005 if quick else 0.03,
+    timing = dict(rounds=rounds or (2 if quick else 7), min_sample=0.005 if quick else 0.03,
                   warmup=0.02 if quick else 0.2, pause=0.01 if quick else 0.05)
     started = os.getloadavg()[0]
     results = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -442,7 +442,7 @@ def main(argv=None):
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="batch 1 (DCGAN 8), a quarter of the resolution, 2 rounds")
-    parser.add_argument("--rounds", type=int, help="samples per contender (default 5, quick 2)")
+    parser.add_argument("--rounds", type=int, help="samples per contender (default 7, quick 2)")
     parser.add_argument("--networks", help="comma-separated subset of: " +
                         ",".join(n.name for n in NETWORKS))
     parser.add_argument("--no-jax", action="store_true", help="skip JAX (no XLA compilations)")
