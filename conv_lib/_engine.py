@@ -101,7 +101,7 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         copies = n * c_in * plane * math.prod(stride) * (2 if any(s > 1 for s in stride) else 1)
         return seconds + copies / COPY_RATE / WORKERS
     if strategy is _depthwise_toeplitz:        # (channel, output row) products (N, R*W) x (W_out)
-        mult, span = c_out // c_in, (kernel[0] - 1) * dilation[0] + 1
+        span = (kernel[0] - 1) * dilation[0] + 1
         width, products = x_shape[3], c_out * out_sizes[0]
         macs = n * span * width * out_sizes[1]
         seconds = products * (SMALL_GEMM[0] + macs / SMALL_GEMM[1])

@@ -244,7 +244,6 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
     matrix (``scatter_matrix``) instead (``scatter=`` forces 'matrix' or 'phases'). A few images
     at a time go through both steps, so their columns are scattered while still in cache.
     """
-    ndim = x.ndim - 2
     n, c_in = x.shape[:2]
     og, kernel = w.shape[1], w.shape[2:]
     c_out, taps, sizes = og * groups, math.prod(kernel), x.shape[2:]

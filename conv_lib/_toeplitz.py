@@ -16,8 +16,8 @@ i.e. ONE contiguous run of R*W numbers once the rows are zero-padded at the top 
                                              T_c = the k_h matrices B_ci stacked, (R*W, W_out)
 
 and for one channel c and output row h the N images form an (N, R*W) matrix -- a strided view of
-the padded input, rows N*C*... apart, no copy. NumPy's matmul runs all (c, h) products in one
-call. T_c has about W/k_w times more entries than taps, i.e. the product does that many more
+the zero-padded copy of the input, no further copy. NumPy's matmul runs all (c, h) products in
+one call (as T_c^T @ xrun^T, the orientation BLAS runs faster here). T_c has about W/k_w times more entries than taps, i.e. the product does that many more
 multiply-adds than the direct method, but inside BLAS instead of two NumPy passes per tap: it wins
 on the small planes at the end of a network (7x7 to 28x28), where the direct method's passes are
 short and its per-call overhead dominates. ``_engine.estimate_seconds`` decides.
@@ -71,7 +71,7 @@ def _depthwise_toeplitz(xp, w, stride, dilation, groups, out_sizes, pads=None):
     """
     n, c, h, width = xp.shape
     (kh, kw), m = w.shape[2:], w.shape[0] // groups
-    (sh, sw), (dh, dw) = stride, dilation
+    (sh, sw), dh = stride, dilation[0]
     (lo_h, _), (lo_w, _) = pads or [(0, 0), (0, 0)]
     h_out, w_out = out_sizes
     span = (kh - 1) * dh + 1                                   # input rows per output row
@@ -101,10 +101,7 @@ def _depthwise_toeplitz(xp, w, stride, dilation, groups, out_sizes, pads=None):
             np.matmul(T[:, j, None].swapaxes(-1, -2), runs.swapaxes(-1, -2), out=prod)
             np.copyto(y[:, c0:c1, j], prod.transpose(3, 0, 1, 2))
 
-    blas = ws._blas_controller()
-    if blas is None:
-        ws.parallel(work, c)
-    else:
-        with blas.limit(limits=1):                          # one single-threaded BLAS per core
-            ws.parallel(work, c)
+    # one channel range per core, each with a single-threaded BLAS
+    bounds = [c * i // ws.WORKERS for i in range(ws.WORKERS + 1)]
+    ws.each_chunk(lambda r: work(*r), [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if lo < hi])
     return y.reshape(n, c * m, h_out, w_out)
