@@ -35,15 +35,17 @@ from . import _workspace as ws
 # (measured: a (128 x 1152) @ (1152 x N) float32 product runs at about half speed below N ~ 1000).
 WIDE_COLUMNS = 1024
 # The same for conv_transpose, whose products have prod(k) times more rows (Og * prod(k)) and so
-# run well on fewer columns (measured: 16x16 inputs, 256 columns, run twice as fast per image).
-TRANSPOSED_COLUMNS = 64
+# run well on fewer columns (measured on DCGAN's 4x4/2 layers: 16x16 inputs, 256 columns, run
+# fastest per image, 8x8 inputs 10% faster side by side).
+TRANSPOSED_COLUMNS = 128
 # Up to this many entries of the scatter matrix (prod(k) * prod(in) * prod(out)), the scatter of
 # conv_transpose is one product with it (a 4x4 input to an 8x8 output: 16,384), beyond, phases.
 SCATTER_MATRIX_ENTRIES = 1 << 16
 # Images per step of conv_transpose: their columns (about this many bytes) are scattered right after
 # their product, while they are still in cache (measured on the decoder layers of the network
-# benchmark: 1 to 8 MiB within about 10% of each other, all images at once up to 50% slower).
-TRANSPOSED_CHUNK_BYTES = 2 << 20
+# benchmark: 1 to 8 MiB within about 10% of each other, 4 MiB best, all images at once up to 50%
+# slower).
+TRANSPOSED_CHUNK_BYTES = 4 << 20
 
 
 def _layout(b, columns, layout, wide=WIDE_COLUMNS):
@@ -196,27 +198,40 @@ def scatter_matrix(kernel, sizes, out_sizes, stride, dilation, padding, dtype):
     return s_mat
 
 
-def _flat_add(acc, src, e, flat_strides):
-    """acc[..., q] += src[..., q - e] (zero where q - e is outside), for planes of equal shape,
-    as ONE slice of the flattened planes shifted by the flat offset of e.
+def _flat_add(acc, src, e, plane_shape, lead=1):
+    """acc[..., r, q] += src[..., r, q - e] (zero where q - e is outside the plane), for runs of
+    planes: the last ``lead + len(e)`` axes of both, (*R, *plane_shape), are ONE contiguous run,
+    and the addition is one slice of that run shifted by the flat offset of e.
 
-    With flat indices, q - e can wrap around a row (or plane) and read an element of the next one.
-    Such a read always lands on a source element that has no target for this shift (along some
-    axis j >= 1, i_j + e_j is outside the plane), so those elements are zeroed first -- ``src`` is
-    the engine's own scratch, and each tap's plane is added exactly once.
+    With flat indices, q - e can wrap around a row, or into the neighbouring plane, and read an
+    element that does not belong there. Such a read always lands on a source element with no
+    target for this shift (along some axis j, i_j + e_j is outside the plane), so those elements
+    are zeroed first -- ``src`` is the engine's own scratch, and each tap's planes are added once.
     """
     ndim = len(e)
-    for j in range(1, ndim):
+    for j in range(ndim):
         if e[j]:
-            cut = slice(src.shape[2 + j] - e[j], None) if e[j] > 0 else slice(0, -e[j])
+            n = plane_shape[j]
+            cut = slice(max(0, n - e[j]), None) if e[j] > 0 else slice(0, min(n, -e[j]))
             src[(Ellipsis, cut) + (slice(None),) * (ndim - 1 - j)] = 0
-    plane = math.prod(src.shape[2:])
-    off = sum(ej * f for ej, f in zip(e, flat_strides))
-    lo, hi = max(0, off), plane + min(0, off)
+    off = sum(ej * math.prod(plane_shape[j + 1:]) for j, ej in enumerate(e))
+    run = math.prod(src.shape[-lead - ndim:])
+    lo, hi = max(0, off), run + min(0, off)
     if lo < hi:
-        a2 = acc.reshape(*acc.shape[:2], plane)
-        s2 = src.reshape(*src.shape[:2], plane)
+        a2 = acc.reshape(*acc.shape[:-lead - ndim], run)
+        s2 = src.reshape(*src.shape[:-lead - ndim], run)
         a2[..., lo:hi] += s2[..., lo - off:hi - off]
+
+
+def _phase_taps(kernel, stride, dilation, padding):
+    """{phase a: [(tap t, shift e), ...]}: the outputs a + s*q of phase a receive tap t from
+    input q - e (``transposed``'s docstring)."""
+    by_phase = {a: [] for a in np.ndindex(*stride)}
+    for t in np.ndindex(*kernel):
+        a = tuple((tj * d - p) % s for tj, s, d, p in zip(t, stride, dilation, padding))
+        e = [(tj * d - p - aj) // s for tj, s, d, p, aj in zip(t, stride, dilation, padding, a)]
+        by_phase[a].append((t, e))
+    return by_phase
 
 
 def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, scatter=None):
@@ -228,90 +243,118 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
 
     (x (N, C_in, *in), w (C_in, Og, *k), y (N, C_out, *out_sizes); ``conv.conv_transpose`` states
     the equivalent identity with an ordinary convolution, which the tests check). The inner sum
-    over c is one matrix product for all (o, t) pairs and all positions,
+    over c is one matrix product for all (t, o) pairs and all positions,
 
-        cols[(o, t), (n, i)] = W^T @ X,   W^T (Og * prod(k), Cg),   X (Cg, N * prod(in)),
+        cols[(t, o), (n, i)] = W^T @ X,   W^T (prod(k) * Og, Cg),   X (Cg, N * prod(in)),
 
-    a GEMM without a single multiplication by an inserted zero; then each tap t adds its plane
-    cols[(., t), (n, .)] into the outputs i*s + t*d - p that lie inside y.
+    a GEMM without a single multiplication by an inserted zero; then each tap t adds its planes
+    cols[(t, .), (n, .)] into the outputs i*s + t*d - p that lie inside y.
 
     The scatter goes phase by phase: the outputs o = a + s*q of one phase a (0 <= a < s) receive
     exactly the taps with (t*d - p) % s == a, each shifted by e = (t*d - p - a) // s (q = i + e).
     So the taps of a phase are added into a contiguous buffer with unit strides, and the buffer
     is written into every s-th output once -- instead of prod(k) additions into strided outputs,
-    which NumPy runs several times slower. On tiny planes (a 1x1 or 4x4 input) even the phases'
-    additions run over rows of a few numbers, so there the scatter is one product with its 0/1
-    matrix (``scatter_matrix``) instead (``scatter=`` forces 'matrix' or 'phases'). A few images
-    at a time go through both steps, so their columns are scattered while still in cache.
+    which NumPy runs several times slower. The rows of the product are ordered tap first, so one
+    tap's planes for all channels are one contiguous run, and (when a phase has as many outputs
+    as the input has samples, as in a 4x4 kernel with stride 2 and padding 1) each addition is
+    ONE NumPy call over that whole run (``_flat_add``). On tiny planes (a 1x1 or 4x4 input) the
+    scatter is one product with its 0/1 matrix instead (``scatter_matrix``, with the rows ordered
+    channel first; ``scatter=`` forces 'matrix' or 'phases'). A few images at a time go through
+    both steps, so their columns are scattered while still in cache.
     """
     n, c_in = x.shape[:2]
     og, kernel = w.shape[1], w.shape[2:]
     c_out, taps, sizes = og * groups, math.prod(kernel), x.shape[2:]
-    w_t = w.reshape(groups, c_in // groups, og * taps).transpose(0, 2, 1)   # (g, Og*K, Cg)
-    # (w_t stays a transposed view: BLAS reads it as it is, a copy would cost more than the product
-    # on small inputs)
+    plane, cg = math.prod(sizes), c_in // groups
     x = np.ascontiguousarray(x)
     y = np.empty((n, c_out, *out_sizes), dtype=x.dtype)
     if scatter is None:
-        small = taps * math.prod(sizes) * math.prod(out_sizes) <= SCATTER_MATRIX_ENTRIES
+        small = taps * plane * math.prod(out_sizes) <= SCATTER_MATRIX_ENTRIES
         scatter = "matrix" if small else "phases"
     if scatter not in ("matrix", "phases"):
         raise ValueError(f"scatter={scatter!r} must be None, 'matrix' or 'phases'")
-    s_mat = scatter_matrix(kernel, sizes, out_sizes, stride, dilation, padding, x.dtype) \
-        if scatter == "matrix" else None
-    identity = s_mat is not None and s_mat.shape[0] == s_mat.shape[1] and \
-        (s_mat == np.eye(len(s_mat))).all()                  # e.g. a 1x1 input: cols IS y
-    phases = list(np.ndindex(*stride))
-    by_phase = {a: [] for a in phases}
-    for t in np.ndindex(*kernel):
-        a = tuple((tj * d - p) % s for tj, s, d, p in zip(t, stride, dilation, padding))
-        e = [(tj * d - p - aj) // s for tj, s, d, p, aj in zip(t, stride, dilation, padding, a)]
-        by_phase[a].append((t, e))
+    if scatter == "matrix":   # rows (o, t): w_t is a transposed view, BLAS reads it as it is
+        w_t = w.reshape(groups, cg, og * taps).transpose(0, 2, 1)           # (g, Og*K, Cg)
+        s_mat = scatter_matrix(kernel, sizes, out_sizes, stride, dilation, padding, x.dtype)
+        identity = s_mat.shape[0] == s_mat.shape[1] and (s_mat == np.eye(len(s_mat))).all()
+    else:                     # rows (t, o): one copy of the weights, then a transposed view
+        w_k = ws.scratch("transposed_w", w.size, w.dtype).reshape(groups, cg, taps, og)
+        np.copyto(w_k, w.reshape(groups, cg, og, taps).swapaxes(-1, -2))
+        w_t = w_k.reshape(groups, cg, taps * og).transpose(0, 2, 1)         # (g, K*Og, Cg)
+        by_phase = _phase_taps(kernel, stride, dilation, padding)
 
     def chunk(c):                  # images n0..n1-1: their product, then their scatter, in cache
         n0, n1 = c
         b = n1 - n0
-        cols = ws.scratch("transposed", b * c_out * taps * math.prod(sizes), x.dtype)
-        cols = cols.reshape(b, c_out * taps, *sizes)
-        # cols as (b, C_out, *k, *in): the same _multiply as the forward GEMMs, 1x1 "kernel"
-        if _layout(b, math.prod(sizes), layout, wide=TRANSPOSED_COLUMNS) == "images":
+        cols = ws.scratch("transposed", b * c_out * taps * plane, x.dtype)
+        per_image = _layout(b, plane, layout, wide=TRANSPOSED_COLUMNS) == "images"
+        if per_image:                                   # cols (b, g, rows, *in)
+            cols = cols.reshape(b, groups, og * taps, plane)
             for i in range(b):
-                _multiply(w_t, x[n0 + i:n0 + i + 1], 0, cols[i:i + 1], layout="images")
+                np.matmul(w_t, x[n0 + i].reshape(groups, cg, plane), out=cols[i])
+        else:                                           # cols (g, rows, b, *in): images side by side
+            xs = ws.scratch("transposed_x", b * c_in * plane, x.dtype).reshape(c_in, b, plane)
+            np.copyto(xs, x[n0:n1].reshape(b, c_in, plane).swapaxes(0, 1))
+            cols = cols.reshape(groups, og * taps, b * plane)
+            np.matmul(w_t, xs.reshape(groups, cg, b * plane), out=cols)
+        band = y[n0:n1]
+        if scatter == "matrix":
+            # channel (o) x (t, i) -> outputs: rows (b, g, o) or (g, o, b), then into y
+            rows = cols.reshape(b, c_out, taps * plane) if per_image else \
+                cols.reshape(c_out, taps, b, plane).swapaxes(1, 2).reshape(c_out, b, -1)
+            if identity:
+                band.reshape(b, c_out, -1)[...] = rows if per_image else rows.swapaxes(0, 1)
+            elif per_image:
+                np.matmul(rows, s_mat, out=band.reshape(b, c_out, -1))
+            else:
+                prod = ws.scratch("transposed_out", b * c_out * math.prod(out_sizes), x.dtype)
+                prod = prod.reshape(c_out, b, -1)
+                np.matmul(rows, s_mat, out=prod)
+                band.reshape(b, c_out, -1)[...] = prod.swapaxes(0, 1)
+            return
+        # the phases: planes in the order of the product, (b, g, t, o, *in) or (g, t, o, b, *in)
+        if per_image:
+            planes = cols.reshape(b, groups, taps, og, *sizes)
+            tap_of = lambda t: planes[:, :, t]                           # noqa: E731
+            target_of = lambda view: view.reshape(b, groups, og, *view.shape[2:])  # noqa: E731
         else:
-            _multiply(w_t, x[n0:n1], 0, cols, layout="side_by_side")
-        if identity:
-            y[n0:n1].reshape(-1)[...] = cols.reshape(-1)
-        elif s_mat is not None:
-            np.matmul(cols.reshape(b * c_out, -1), s_mat, out=y[n0:n1].reshape(b * c_out, -1))
-        else:
-            _scatter_phases(cols.reshape(b, c_out, *kernel, *sizes), y[n0:n1], by_phase, stride)
+            planes = cols.reshape(groups, taps, og, b, *sizes)
+            tap_of = lambda t: planes[:, t]                              # noqa: E731
+            target_of = lambda view: view.reshape(b, groups, og, *view.shape[2:]).transpose(  # noqa: E731
+                1, 2, 0, *range(3, view.ndim + 1))
+        _scatter_phases(tap_of, target_of, band, by_phase, kernel, stride, sizes,
+                        lead=1 if per_image else 2)
 
-    per_image = c_out * taps * math.prod(sizes) * x.itemsize
+    per_image = c_out * taps * plane * x.itemsize
     step = max(1, TRANSPOSED_CHUNK_BYTES // per_image)
     ws.each_chunk(chunk, [(i, min(n, i + step)) for i in range(0, n, step)])
     return y
 
 
-def _scatter_phases(cols, y, by_phase, stride):
-    """y[..., a + s*q] = sum over the taps t of phase a of cols[..., t, q - e_t] (module text of
-    ``transposed``): cols (b, C, *k, *in) -> y (b, C, *out)."""
-    b, c_out = cols.shape[:2]
-    sizes = cols.shape[2 + len(stride):]
-    flat_strides = [math.prod(sizes[j + 1:]) for j in range(len(sizes))]
+def _scatter_phases(tap_of, target_of, y, by_phase, kernel, stride, sizes, lead):
+    """y[..., a + s*q] = sum over the taps t of phase a of tap t's plane at q - e_t (``transposed``).
+
+    tap_of(t)        : tap t's planes, (..., *in), in the order of the product
+    target_of(view)  : a view of y of shape (b, C_out, *q) arranged in that same order
+    lead             : the axes before *in that belong to one contiguous run (``_flat_add``)
+    """
+    flat_index = dict(zip(np.ndindex(*kernel), range(math.prod(kernel))))
     for a, taps in by_phase.items():
         counts = [-(-(o - aj) // s) for o, aj, s in zip(y.shape[2:], a, stride)]
-        target = y[(slice(None), slice(None), *(slice(aj, None, s) for aj, s in zip(a, stride)))]
+        target = target_of(y[(slice(None), slice(None),
+                              *(slice(aj, None, s) for aj, s in zip(a, stride)))])
         same = list(counts) == list(sizes)
         if same and len(taps) == 1 and not any(taps[0][1]):
-            target[...] = cols[(slice(None), slice(None), *taps[0][0])]     # a copy: s = k
+            target[...] = tap_of(flat_index[taps[0][0]])                   # a copy: s = k
             continue
-        acc = ws.scratch("phase", b * c_out * math.prod(counts), y.dtype)
-        acc = acc.reshape(b, c_out, *counts)
+        first = tap_of(0)
+        acc = ws.scratch("phase", math.prod(first.shape[:-len(sizes)]) * math.prod(counts),
+                         y.dtype).reshape(*first.shape[:-len(sizes)], *counts)
         acc.fill(0)
         for t, e in taps:
-            src = cols[(slice(None), slice(None), *t)]
+            src = tap_of(flat_index[t])
             if same:
-                _flat_add(acc, src, e, flat_strides)
+                _flat_add(acc, src, e, sizes, lead)
                 continue
             box = tuple(slice(max(0, -ej), min(i_max, q - ej))
                         for ej, i_max, q in zip(e, sizes, counts))

@@ -237,7 +237,8 @@ def test_modes_and_layouts_are_validated():
 @pytest.mark.parametrize("shape,e", [((5, 4), (1, 1)), ((5, 4), (-1, 2)), ((3, 4, 5), (0, -1, 1)),
                                      ((3, 4, 5), (2, 3, -4)), ((6,), (-2,))])
 def test_flat_add_is_the_shifted_add(shape, e):
-    """One flat slice per tap plane, with the wrapped reads zeroed, adds exactly the shifted plane."""
+    """One flat slice over a run of planes (3 here), with the wrapped reads zeroed, adds exactly the
+    shifted planes."""
     from conv_lib import _gemm
     rng = np.random.default_rng(5)
     src = rng.standard_normal((2, 3, *shape))
@@ -247,8 +248,7 @@ def test_flat_add_is_the_shifted_add(shape, e):
         i = tuple(qj - ej for qj, ej in zip(q, e))
         if all(0 <= ij < n for ij, n in zip(i, shape)):
             expected[(Ellipsis, *q)] += src[(Ellipsis, *i)]
-    flat = [math.prod(shape[j + 1:]) for j in range(len(shape))]
-    _gemm._flat_add(acc, src.copy(), e, flat)
+    _gemm._flat_add(acc, src.copy(), e, shape)
     np.testing.assert_allclose(acc, expected, rtol=0, atol=0)
 
 
@@ -303,6 +303,22 @@ def test_transposed(ndim, examples, layout, scatter):
             assert y32.dtype == np.float32
             _close(y32, fw.jax_conv_transpose(x32, w32, **kw), 1e-4)
     run()
+
+
+@pytest.mark.parametrize("layout", ["images", "side_by_side"])
+@pytest.mark.parametrize("x_shape,w_shape,groups", [
+    ((3, 4, 5, 6), (4, 3, 4, 4), 2),            # DCGAN-like 4x4 / 2 / pad 1: every phase "same"
+    ((2, 3, 3, 4, 5), (3, 2, 4, 4, 4), 1),      # the same in 3-D
+    ((2, 4, 7), (4, 2, 4), 2)])                 # and in 1-D
+def test_transposed_phases_add_whole_runs(layout, x_shape, w_shape, groups):
+    """Stride 2, kernel 4, padding 1: each phase receives two taps per axis over the input's own
+    grid, so every addition is one slice over a whole run of planes (``_gemm._flat_add``)."""
+    ndim = len(x_shape) - 2
+    x, w = _arrays(x_shape, w_shape, 7, np.float64)
+    out = tuple(2 * n for n in x_shape[2:])
+    y = _engine.transposed(x, w, (2,) * ndim, (1,) * ndim, (1,) * ndim, groups, out,
+                           layout=layout, scatter="phases")
+    _close(y, fw.torch_conv_transpose(x, w, stride=2, padding=1, groups=groups), 1e-10)
 
 
 def test_rule_without_shapes_and_cost_model_with_them():
