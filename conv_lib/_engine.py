@@ -10,7 +10,8 @@ against ``conv_reference``, PyTorch and JAX):
 
 ``_pointwise``   (``_gemm``) 1x1 kernel, stride 1: the input is the GEMM operand as it is.
 ``_flat_gemm``   (``_gemm``) stride 1: im2col whose rows are contiguous slices, then GEMM.
-``_im2col_gemm`` (``_gemm``) any layer: im2col from the window view, then GEMM.
+``_im2col_gemm`` (``_gemm``) any layer: im2col from the window view (zero padding in its buffer),
+                 then GEMM.
 ``_depthwise``   (``_direct``) one input channel per group: the taps multiply-accumulated in
                  cache, strided layers split into phases.
 ``_depthwise_toeplitz`` (``_toeplitz``) 2-D, one input channel per group: each channel's kernel
@@ -40,7 +41,7 @@ __all__ = ["correlate", "choose_strategy", "estimate_seconds", "transposed", "wi
            "flat_geometry", "parallel", "scratch", "CHUNK_BYTES", "WORKERS", "_chunks"]
 
 STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toeplitz)
-IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz)    # take the unpadded input and zero pads
+IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm)   # unpadded input + zero pads
 
 # ---- cost model constants (float32, this machine, both cores) -------------------------------
 GEMM_FLOPS = 170e9        # a large square sgemm: 2048^3 float32 runs at 166-175 GFLOP/s here

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _workspace as ws
+from .padding import pad
 
 # Columns per image from which one product per image beats one product over the whole chunk
 # (measured: a (128 x 1152) @ (1152 x N) float32 product runs at about half speed below N ~ 1000).
@@ -46,6 +47,10 @@ SCATTER_MATRIX_ENTRIES = 1 << 16
 # benchmark: 1 to 8 MiB within about 10% of each other, 4 MiB best, all images at once up to 50%
 # slower).
 TRANSPOSED_CHUNK_BYTES = 4 << 20
+# Numbers per tap and chunk from which _im2col_gemm pads in its buffer rather than padding the
+# input first (measured: ResNet's 7x7 stem, 19K per tap, runs 30% slower padding in the buffer;
+# MobileNet's 3x3 stem, 75K, and 256-channel 3x3/2 layers, 100K, 10-25% faster).
+IN_CACHE_MIN = 1 << 15
 
 
 def _layout(b, columns, layout, wide=WIDE_COLUMNS):
@@ -115,30 +120,75 @@ def _pointwise(xp, w, stride, dilation, groups, out_sizes, layout=None):
     return y
 
 
-def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None):
+def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None, pads=None):
     """im2col from the exact window view into a cache-sized buffer, then one matmul per chunk.
 
     The buffer for b images and r rows of the first output axis has shape
     (b, C_in, *k, r, *out_sizes[1:]) = (b, C_in * prod(k), positions), so ``w_mat @ cols`` lands
     directly in y[n0:n1, :, r0:r1] (a contiguous block per output channel).
+
+    With ``pads`` (zero padding, as ``correlate`` passes it), ``xp`` is the unpadded input and the
+    padded copy is never made: tap t's rows of the buffer are copied from the outputs whose input
+    lies inside x (``_toeplitz.tap_box``), the rest of them set to zero -- the padding happens in
+    the buffer, in cache (a padded copy of a 256-channel 56x56 input costs a quarter of the layer).
+    That takes a few NumPy calls per tap and chunk, so when a tap's rows hold fewer than
+    ``IN_CACHE_MIN`` numbers (a 7x7 kernel on 3 channels) the input is padded first after all.
     """
+    from ._toeplitz import tap_box
     ndim = len(out_sizes)
     n, c_in = xp.shape[:2]
     c_out, c_group = w.shape[:2]
     kernel = w.shape[2:]
-    # (N, C, *out, *k) -> (N, C, *k, *out): the (channel, tap) axes first, positions last
-    view = windows_nckp(xp, kernel, stride, dilation, out_sizes)
     w_mat = w.reshape(groups, c_out // groups, c_group * math.prod(kernel))
     y = np.empty((n, c_out, *out_sizes), dtype=xp.dtype)
     per_row = c_in * math.prod(kernel) * math.prod(out_sizes[1:])   # buffer entries per output row
     rest = (slice(None),) * (ndim - 1)
+    chunks = list(ws._chunks(n, out_sizes[0], per_row * xp.itemsize))
+    n0, n1, r0, r1 = chunks[0]
+    if pads is not None and (n1 - n0) * (r1 - r0) * per_row // math.prod(kernel) < IN_CACHE_MIN:
+        xp, pads = pad(xp, pads), None      # few numbers per tap: pad first, one copy per chunk
+    if pads is None:
+        # (N, C, *out, *k) -> (N, C, *k, *out): the (channel, tap) axes first, positions last
+        view = windows_nckp(xp, kernel, stride, dilation, out_sizes)
 
-    def chunk(c):
-        n0, n1, r0, r1 = c
-        block = view[(slice(n0, n1), Ellipsis, slice(r0, r1)) + rest]
-        _multiply(w_mat, block, ndim, y[n0:n1, :, r0:r1], layout=layout)
+        def chunk(c):
+            n0, n1, r0, r1 = c
+            block = view[(slice(n0, n1), Ellipsis, slice(r0, r1)) + rest]
+            _multiply(w_mat, block, ndim, y[n0:n1, :, r0:r1], layout=layout)
+    else:
+        # per tap and axis: the outputs [o0, o0 + count) that read inside x (one axis each)
+        boxes = [[tap_box(t, s, d, lo, size, out)
+                  for t, s, d, (lo, _), size, out in zip(tap, stride, dilation, pads,
+                                                         xp.shape[2:], out_sizes)]
+                 for tap in np.ndindex(*kernel)]
 
-    ws.each_chunk(chunk, ws._chunks(n, out_sizes[0], per_row * xp.itemsize))
+        def chunk(c):
+            n0, n1, r0, r1 = c
+            b, rows = n1 - n0, r1 - r0
+            cols = ws.scratch("im2col", b * per_row * rows, xp.dtype)
+            cols = cols.reshape(b, c_in, len(boxes), rows, *out_sizes[1:])
+            for i, (tap, box) in enumerate(zip(np.ndindex(*kernel), boxes)):
+                # this band's outputs [a, e) along each axis that read inside x (band-relative)
+                base = [r0] + [0] * (ndim - 1)
+                spans = [(min(max(o0 - b0, 0), size), min(max(o0 + count - b0, 0), size))
+                         for (o0, count), b0, size in zip(box, base, (rows, *out_sizes[1:]))]
+                dst = cols[:, :, i]
+                for j, (a, e) in enumerate(spans):                      # the padding: zeros
+                    before = (slice(None),) * (2 + j)
+                    if a > 0:
+                        dst[before + (slice(0, a),)] = 0
+                    if e < dst.shape[2 + j]:
+                        dst[before + (slice(e, None),)] = 0
+                if all(a < e for a, e in spans):                        # the rest: from x
+                    src = tuple(slice((b0 + a) * s + t * d - lo, (b0 + e - 1) * s + t * d - lo + 1, s)
+                                for (a, e), b0, t, s, d, (lo, _) in
+                                zip(spans, base, tap, stride, dilation, pads))
+                    dst[(slice(None), slice(None), *(slice(a, e) for a, e in spans))] = \
+                        xp[(slice(n0, n1), slice(None), *src)]
+            _multiply(w_mat, cols.reshape(b, c_in, *kernel, rows, *out_sizes[1:]), ndim,
+                      y[n0:n1, :, r0:r1], layout=layout)
+
+    ws.each_chunk(chunk, chunks)
     return y
 
 
@@ -326,8 +376,8 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
                         lead=1 if per_image else 2)
 
     per_image = c_out * taps * plane * x.itemsize
-    step = max(1, TRANSPOSED_CHUNK_BYTES // per_image)
-    ws.each_chunk(chunk, [(i, min(n, i + step)) for i in range(0, n, step)])
+    ws.each_chunk(chunk, [(n0, n1) for n0, n1, _, _ in
+                          ws._chunks(n, 1, per_image, TRANSPOSED_CHUNK_BYTES)])
     return y
 
 

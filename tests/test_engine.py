@@ -63,8 +63,8 @@ def _arrays(x_shape, w_shape, seed, dtype):
 def _run(strategy, x, w, stride, dilation, groups, pads, in_cache=False, **mode):
     """Pad like conv does, then call the strategy itself (``mode``: its layout or mode keyword).
 
-    in_cache: give the depthwise strategy the unpadded input and the padding, as ``correlate``
-    does for zero padding.
+    in_cache: give the strategy the unpadded input and the padding, as ``correlate`` does for
+    zero padding (depthwise, Toeplitz, im2col).
     """
     out_sizes = conv_lib.output_shape(x.shape[2:], w.shape[2:], stride, pads, dilation)
     args = (w, tuple(stride), tuple(dilation), groups, tuple(out_sizes))
@@ -100,13 +100,22 @@ def _check(strategy, cfg, seed, **mode):
 LAYOUTS = ["images", "side_by_side"]
 
 
+@pytest.mark.parametrize("in_cache", [False, True])
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("ndim,examples", [(1, 15), (2, 15), (3, 6)])
-def test_im2col_gemm(ndim, examples, layout):
+def test_im2col_gemm(ndim, examples, layout, in_cache, monkeypatch):
+    """Padded before, or in the buffer (forced even for the small test sizes, which would
+    otherwise be padded first); chunks of one row too, so padding rows fall in a band's middle."""
+    from conv_lib import _gemm
+    monkeypatch.setattr(_gemm, "IN_CACHE_MIN", 0)
+
     @settings(max_examples=examples, **SETTINGS)
-    @given(cfg=engine_configs(ndim), seed=st.integers(0, 2**16))
-    def run(cfg, seed):
-        _check(_engine._im2col_gemm, cfg, seed, layout=layout)
+    @given(cfg=engine_configs(ndim), seed=st.integers(0, 2**16), tiny=st.booleans())
+    def run(cfg, seed, tiny):
+        with monkeypatch.context() as m:
+            if tiny:
+                m.setattr(_workspace, "CHUNK_BYTES", 1)
+            _check(_engine._im2col_gemm, cfg, seed, layout=layout, in_cache=in_cache)
     run()
 
 
