@@ -27,7 +27,10 @@ so its "NHWC" total reuses the NCHW time), and ``jax.jit(lax.conv_general_dilate
 (transposed layers as the stride-dilated input convolved with the flipped kernel). All contenders
 of a layer are sampled *alternately* in one process (A B C D A B C D ..., see
 ``benchmarks.conv.time_interleaved``); the tables use the fastest sample of each and the JSON
-keeps the median too. Thread counts are whatever the libraries pick on this machine and are
+keeps the median too. Before each sample the process sleeps 0.12 s: after a call that ran BLAS on
+several threads, OpenBLAS keeps one thread spinning on a core for about 0.1 s (measured here:
+0.1 s of CPU time during a 0.2 s sleep; PyTorch's OpenMP threads spin about 7 ms, XLA's not at
+all), and a shorter pause would charge that spinning to whichever contender runs next. Thread counts are whatever the libraries pick on this machine and are
 recorded (``machine.torch_threads``, ``machine.numpy_blas.num_threads``; XLA uses one pool of
 all cores): on the 2-core reference machine every library uses 2 threads.
 
@@ -420,7 +423,7 @@ def run(quick=False, rounds=None, names=None, contenders=CONTENDERS, progress=No
     from conv_lib import _engine
 
     timing = dict(rounds=rounds or (2 if quick else 7), min_sample=0.005 if quick else 0.03,
-                  warmup=0.02 if quick else 0.2, pause=0.01 if quick else 0.05)
+                  warmup=0.02 if quick else 0.2, pause=0.01 if quick else 0.12)
     started = os.getloadavg()[0]
     results = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                "quick": quick, "timing": timing, "machine": bench.machine_info(),

@@ -137,12 +137,12 @@ def _chunks(n, rows, row_bytes, limit=None):
     (default CHUNK_BYTES).
 
     Yields (n0, n1, r0, r1): several whole images if one image fits, else bands of rows of one
-    image. Pieces are of equal size, and as many whole images are split into a multiple of the
-    number of cores where possible (8 images of 1.4 MB: 4 x 2, not 3 + 3 + 2, which would leave
-    one core idle for the last piece).
+    image. Pieces are of equal size, and as many as a multiple of the number of cores where
+    possible (8 images of 1.4 MB: 4 x 2, not 3 + 3 + 2, which would leave one core idle for the
+    last piece; a single image: one band per core).
     """
     limit = limit or CHUNK_BYTES
-    if rows * row_bytes <= limit:
+    if rows * row_bytes <= limit and (n >= WORKERS or rows == 1):
         count = -(-n // max(1, limit // (rows * row_bytes)))
         if count % WORKERS and n >= WORKERS:
             count = min(n, -(-count // WORKERS) * WORKERS)
@@ -151,6 +151,8 @@ def _chunks(n, rows, row_bytes, limit=None):
             yield n0, min(n, n0 + step), 0, rows
     else:
         bands = -(-rows // max(1, limit // row_bytes))
+        if n * bands < WORKERS:               # one image: a band per core (no BLAS threads, which
+            bands = min(rows, -(-WORKERS // n))   # keep spinning on a core for 0.1 s afterwards)
         step = -(-rows // bands)                              # equal bands: 56 rows as 28 + 28
         for n0 in range(n):
             for r0 in range(0, rows, step):
