@@ -3,10 +3,10 @@
 Every chapter page must exist, show at least one rendered figure, and show no error output,
 no exception text and no ipywidgets-only output (which a static page can only replace by "a
 Jupyter kernel connection is required"); viz.live's controls must read there as a one-line note.
-Math must be styled by the site's own KaTeX CSS, no page may log a console or page error (a
-browser visits every page), the build log must be clean, the exercise notebooks must be
-downloadable, and the notebooks' outputs must come from the execution cache when ``make test``
-ran them under nbval first (no second execution).
+Math must be styled by the site's own KaTeX CSS, no page may log a console or page error or ask
+another host for anything (a browser visits every page), the build log must be clean, the
+exercise notebooks must be downloadable, and the notebooks' outputs must come from the execution
+cache when ``make test`` ran them under nbval first (no second execution).
 """
 from __future__ import annotations
 
@@ -282,20 +282,48 @@ def test_playgrounds_are_embedded_and_shipped(pages, source):
             assert (SITE / "build" / url.rsplit("/", 1)[1]).is_file(), f"{url} is not in the site"
 
 
-def test_katex_css_is_served_by_the_site(pages):
-    """Math is styled by the site's own KaTeX stylesheet (fonts inlined), linked on every page.
-
-    The theme also links KaTeX and other stylesheets on CDNs; those links are left alone (the
-    built HTML/JS is never rewritten: that breaks React's hydration). Offline they only fail to
-    load, which test_pages_have_no_console_errors tells apart from page errors."""
-    theme_css = (SITE / "myst-theme.css").read_text(encoding="utf-8")
-    assert "KaTeX" in theme_css and ".katex" in theme_css, "KaTeX CSS missing from myst-theme.css"
-    assert "url(fonts/" not in theme_css and "data:font/woff2;base64," in theme_css
+def test_theme_stylesheets_are_served_by_the_site(pages):
+    """Math is styled by KaTeX's stylesheet served by the site itself, and so are the theme's two
+    other stylesheets (Font Awesome, ipympl's widget CSS): ``conv_lib.tools.site_offline``
+    relinked them in the theme before the build, so every page links the site's own copies."""
     index_html = pages["index.md"]["html"].read_text(encoding="utf-8")
     assert 'class="katex"' in index_html, "the landing page's formula is not rendered by KaTeX"
+    from conv_lib.tools.site_offline import LINKS
     for source, page in pages.items():
         html = page["html"].read_text(encoding="utf-8")
-        assert 'href="/myst-theme.css"' in html, f"{source}: local stylesheet not linked"
+        assert "cdn.jsdelivr.net/npm/katex" not in html and "cdnjs.cloudflare.com" not in html, \
+            f"{source}: a stylesheet still comes from a CDN"
+        for _, _, target in LINKS:
+            assert f'href="/build/_vendor/{target}"' in html, f"{source}: {target} not linked"
+    katex = (SITE / "build" / "_vendor" / "katex" / "katex.min.css").read_text(encoding="utf-8")
+    assert ".katex" in katex
+    for font in re.findall(r"url\((fonts/[\w-]+\.woff2)\)", katex):
+        assert (SITE / "build" / "_vendor" / "katex" / font).is_file(), f"KaTeX font {font} missing"
+    awesome = (SITE / "build" / "_vendor" / "font-awesome" / "css" / "font-awesome.css")
+    for font in set(re.findall(r"url\('\.\./(fonts/[\w.-]+?)[?#']", awesome.read_text("utf-8"))):
+        assert (awesome.parent.parent / font).is_file(), f"Font Awesome font {font} missing"
+
+
+def test_outputs_carry_no_tex(pages):
+    """The theme renders notebook outputs without MathJax (``site_offline`` empties thebe's CDN
+    URL for it): that is only right while no HTML, Markdown or LaTeX output carries TeX. Math in
+    prose is rendered by KaTeX at build time and is not an output."""
+    tex = re.compile(r"\$[^$\n]+\$|\\\(|\\\[|\\begin\{")
+    found = []
+    for source, page in pages.items():
+        for cell in _outputs_by_cell(page["json"]["mdast"]):
+            for output in cell:
+                for mime, value in (output.get("data") or {}).items():
+                    if mime not in ("text/html", "text/markdown", "text/latex"):
+                        continue
+                    if isinstance(value, dict):        # MyST: {"content": ...} or {"path": ...}
+                        path = value.get("path")
+                        value = value.get("content") or (
+                            (SITE / path.lstrip("/")).read_text(encoding="utf-8") if path else "")
+                    text = "".join(value) if isinstance(value, list) else str(value)
+                    if tex.search(text):
+                        found.append(f"{source}: {mime} output with TeX: {text[:80]!r}")
+    assert not found, "\n".join(found)
 
 
 def test_build_html_is_not_rewritten(pages):
@@ -318,17 +346,14 @@ def test_build_log_is_clean(site):
 
 @pytest.mark.browser
 def test_pages_have_no_console_errors(pages):
-    """Every page, opened in headless Chromium, raises no page error and logs no console error.
-
-    One kind of console error is a network failure, not a page error: the theme's stylesheet links
-    to CDNs (KaTeX, Font Awesome, ipympl) cannot load on a machine without internet, and Chromium
-    then logs "Failed to load resource". Such a message is accepted only when the request that
-    failed is to another host than the site; any failure of the site's own files, any uncaught
-    exception (`pageerror`, e.g. React's hydration errors #418/#423) and any other console error
-    fails the test."""
+    """Every page, opened in headless Chromium, raises no page error, logs no console error and
+    asks no other host for anything (the theme's CDN stylesheets are served by the site itself,
+    see test_theme_stylesheets_are_served_by_the_site), and every file it loads exists. Page
+    errors include React's hydration errors (#418/#423), which a rewrite of the built HTML that
+    the browser bundle does not share would cause."""
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = chromium_path()
-    problems, offline = [], set()
+    problems = []
     with serve(SITE) as base, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True,
                                      args=["--no-sandbox", "--disable-gpu",
@@ -336,31 +361,23 @@ def test_pages_have_no_console_errors(pages):
         try:
             for source, info in sorted(pages.items()):
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
-                errors, failed = [], []
+                errors, failed, foreign = [], [], []
                 page.on("pageerror", lambda exc, errors=errors: errors.append(f"pageerror: {exc}"))
                 page.on("console", lambda msg, errors=errors: errors.append(
-                    ("console", msg.text, (msg.location or {}).get("url", "")))
+                    f"console error: {msg.text} ({(msg.location or {}).get('url', '')})")
                     if msg.type == "error" else None)
                 page.on("requestfailed", lambda req, failed=failed: failed.append(req.url))
+                page.on("request", lambda req, foreign=foreign: foreign.append(req.url)
+                        if not req.url.startswith((base, "data:", "blob:")) else None)
                 url = base + ("/" if info["slug"] == "index" else f"/{info['slug']}")
                 page.goto(url, wait_until="networkidle")
                 page.wait_for_timeout(500)  # hydration errors are logged after the load event
                 page.close()
-                external = {u for u in failed if not u.startswith(base)}
-                offline |= external
-                for u in sorted(set(failed) - external):
-                    problems.append(f"{source}: the site's own file failed to load: {u}")
-                for error in errors:
-                    if isinstance(error, tuple):
-                        _, text, where = error
-                        if text.startswith("Failed to load resource") and where in external:
-                            continue  # an external resource that is unreachable offline
-                        error = f"console error: {text} ({where})"
-                    problems.append(f"{source}: {error}")
+                problems += [f"{source}: asks another host for {u}" for u in sorted(set(foreign))]
+                problems += [f"{source}: failed to load {u}" for u in sorted(set(failed))]
+                problems += [f"{source}: {error}" for error in errors]
         finally:
             browser.close()
-    if offline:
-        print("External resources that did not load (offline):", *sorted(offline), sep="\n  ")
     assert not problems, "\n".join(problems)
 
 
