@@ -192,9 +192,11 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None, pads=N
                     if e < dst.shape[2 + j]:
                         dst[before + (slice(e, None),)] = 0
                 if all(a < e for a, e in spans):                        # the rest: from x
-                    src = tuple(slice((b0 + a) * s + t * d - lo, (b0 + e - 1) * s + t * d - lo + 1, s)
-                                for (a, e), b0, t, s, d, (lo, _) in
-                                zip(spans, base, tap, stride, dilation, pads))
+                    # output o reads input o*s + t*d - lo: the first and last of [a, e), step s
+                    src = tuple(slice((b0 + a) * s + t * d - lo,
+                                      (b0 + e - 1) * s + t * d - lo + 1, s)
+                                for (a, e), b0, t, s, d, (lo, _)
+                                in zip(spans, base, tap, stride, dilation, pads))
                     dst[(slice(None), slice(None), *(slice(a, e) for a, e in spans))] = \
                         xp[(slice(n0, n1), slice(None), *src)]
             _multiply(w_mat, cols.reshape(b, c_in, *kernel, rows, *out_sizes[1:]), ndim,
@@ -354,7 +356,7 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
             cols = cols.reshape(b, groups, og * taps, plane)
             for i in range(b):
                 np.matmul(w_t, x[n0 + i].reshape(groups, cg, plane), out=cols[i])
-        else:                                           # cols (g, rows, b, *in): images side by side
+        else:                                 # cols (g, rows, b, *in): the images side by side
             xs = ws.scratch("transposed_x", b * c_in * plane, x.dtype).reshape(c_in, b, plane)
             np.copyto(xs, x[n0:n1].reshape(b, c_in, plane).swapaxes(0, 1))
             cols = cols.reshape(groups, og * taps, b * plane)
@@ -382,8 +384,8 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
         else:
             planes = cols.reshape(groups, taps, og, b, *sizes)
             tap_of = lambda t: planes[:, t]                              # noqa: E731
-            target_of = lambda view: view.reshape(b, groups, og, *view.shape[2:]).transpose(  # noqa: E731
-                1, 2, 0, *range(3, view.ndim + 1))
+            target_of = lambda view: view.reshape(  # noqa: E731
+                b, groups, og, *view.shape[2:]).transpose(1, 2, 0, *range(3, view.ndim + 1))
         _scatter_phases(tap_of, target_of, band, by_phase, kernel, stride, sizes,
                         lead=1 if per_image else 2)
 
@@ -394,7 +396,8 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
 
 
 def _scatter_phases(tap_of, target_of, y, by_phase, kernel, stride, sizes, lead):
-    """y[..., a + s*q] = sum over the taps t of phase a of tap t's plane at q - e_t (``transposed``).
+    """y[..., a + s*q] = sum over the taps t of phase a of tap t's planes at q - e_t
+    (``transposed``).
 
     tap_of(t)        : tap t's planes, (..., *in), in the order of the product
     target_of(view)  : a view of y of shape (b, C_out, *q) arranged in that same order
