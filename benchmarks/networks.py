@@ -30,9 +30,10 @@ of a layer are sampled *alternately* in one process (A B C D A B C D ..., see
 keeps the median too. Before each sample the process sleeps 0.12 s: after a call that ran BLAS on
 several threads, OpenBLAS keeps one thread spinning on a core for about 0.1 s (measured here:
 0.1 s of CPU time during a 0.2 s sleep; PyTorch's OpenMP threads spin about 7 ms, XLA's not at
-all), and a shorter pause would charge that spinning to whichever contender runs next. Thread counts are whatever the libraries pick on this machine and are
-recorded (``machine.torch_threads``, ``machine.numpy_blas.num_threads``; XLA uses one pool of
-all cores): on the 2-core reference machine every library uses 2 threads.
+all), and a shorter pause would charge that spinning to whichever contender runs next. Thread
+counts are whatever the libraries pick on this machine and are recorded
+(``machine.torch_threads``, ``machine.numpy_blas.num_threads``; XLA uses one pool of all cores):
+on the 2-core reference machine every library uses 2 threads.
 
 JSON schema (``benchmarks/networks.json``; times in seconds, ratios are conv_lib's throughput
 over the other's, i.e. other time / conv_lib time, so > 1 means conv_lib is faster):

@@ -118,17 +118,9 @@ def _pointwise(xp, w, stride, dilation, groups, out_sizes, layout=None):
     if layout is None:
         narrow = n > 1 and positions < WIDE_COLUMNS
         layout = "side_by_side" if narrow and og * cg > 4 * (og + cg) * positions else "images"
-
-    def images(c):
-        n0, n1, _, _ = c
-        np.matmul(w_mat, x[n0:n1].reshape(n1 - n0, groups, cg, positions),
-                  out=flat_y[n0:n1].reshape(n1 - n0, groups, og, positions))
-
-    def side_by_side(c):
-        _multiply(w_mat, x[c[0]:c[1]], 0, flat_y[c[0]:c[1]], layout="side_by_side")
-
-    work = images if _layout(n, positions, layout) == "images" else side_by_side
-    ws.each_chunk(work, ws._chunks(n, 1, c_in * positions * xp.itemsize))
+    layout = _layout(n, positions, layout)      # "images": x[n0:n1] IS the block, no copy
+    ws.each_chunk(lambda c: _multiply(w_mat, x[c[0]:c[1]], 0, flat_y[c[0]:c[1]], layout=layout),
+                  ws._chunks(n, 1, c_in * positions * xp.itemsize))
     return y
 
 
@@ -141,12 +133,11 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None, pads=N
 
     With ``pads`` (zero padding, as ``correlate`` passes it), ``xp`` is the unpadded input and the
     padded copy is never made: tap t's rows of the buffer are copied from the outputs whose input
-    lies inside x (``_toeplitz.tap_box``), the rest of them set to zero -- the padding happens in
+    lies inside x (``_workspace.tap_box``), the rest of them set to zero -- the padding happens in
     the buffer, in cache (a padded copy of a 256-channel 56x56 input costs a quarter of the layer).
     That takes a few NumPy calls per tap and chunk, so when a tap's rows hold fewer than
     ``IN_CACHE_MIN`` numbers (a 7x7 kernel on 3 channels) the input is padded first after all.
     """
-    from ._toeplitz import tap_box
     ndim = len(out_sizes)
     n, c_in = xp.shape[:2]
     c_out, c_group = w.shape[:2]
@@ -169,7 +160,7 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None, pads=N
             _multiply(w_mat, block, ndim, y[n0:n1, :, r0:r1], layout=layout)
     else:
         # per tap and axis: the outputs [o0, o0 + count) that read inside x (one axis each)
-        boxes = [[tap_box(t, s, d, lo, size, out)
+        boxes = [[ws.tap_box(t, s, d, lo, size, out)
                   for t, s, d, (lo, _), size, out in zip(tap, stride, dilation, pads,
                                                          xp.shape[2:], out_sizes)]
                  for tap in np.ndindex(*kernel)]

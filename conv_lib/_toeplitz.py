@@ -17,8 +17,8 @@ i.e. ONE contiguous run of R*W numbers once the rows are zero-padded at the top 
 
 and for one channel c and output row h the N images form an (N, R*W) matrix -- a strided view of
 the zero-padded copy of the input, no further copy. NumPy's matmul runs all (c, h) products in
-one call (as T_c^T @ xrun^T, the orientation BLAS runs faster here). T_c has about W/k_w times more entries than taps, i.e. the product does that many more
-multiply-adds than the direct method, but inside BLAS instead of two NumPy passes per tap: it wins
+one call (as T_c^T @ xrun^T, the orientation BLAS runs faster here). T_c has about W/k_w times
+more entries than taps, i.e. the product does that many more multiply-adds than the direct method, but inside BLAS instead of two NumPy passes per tap: it wins
 on the small planes at the end of a network (7x7 to 28x28), where the direct method's passes are
 short and its per-call overhead dominates. ``_engine.estimate_seconds`` decides.
 
@@ -30,14 +30,6 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import _workspace as ws
-
-
-def tap_box(t, s, d, lo, n, out):
-    """The outputs o in [o0, o0 + count) whose input o*s + t*d - lo lies in [0, n) (one axis)."""
-    off = t * d - lo
-    o0 = -(off // s) if off < 0 else 0                    # ceil(-off / s)
-    o1 = min(out, (n - 1 - off) // s + 1) if n - 1 - off >= 0 else 0
-    return o0, max(0, o1 - o0)
 
 
 def toeplitz(w2, width, out, stride, dilation, lo, span, T=None):
@@ -54,7 +46,7 @@ def toeplitz(w2, width, out, stride, dilation, lo, span, T=None):
     flat = T.reshape(c, m, -1)
     for i in range(kh):
         for j in range(kw):
-            o0, count = tap_box(j, stride, dw, lo, width, out)
+            o0, count = ws.tap_box(j, stride, dw, lo, width, out)
             if count:       # entry (i*d_h*W + o*s + j*d_w - lo, o) for o in the box: step s*out + 1
                 start = (i * dh * width + o0 * stride + j * dw - lo) * out + o0
                 view = as_strided(flat[:, :, start:], (c, m, count),

@@ -114,6 +114,15 @@ def windows(xp, kernel_sizes, stride, dilation, out_sizes):
         writeable=False)
 
 
+def tap_box(t, s, d, lo, n, out):
+    """The outputs o in [o0, o0 + count) whose input o*s + t*d - lo lies in [0, n) (one axis):
+    where tap t of a window reads the input itself rather than its zero padding."""
+    off = t * d - lo
+    o0 = -(off // s) if off < 0 else 0                    # ceil(-off / s)
+    o1 = min(out, (n - 1 - off) // s + 1) if n - 1 - off >= 0 else 0
+    return o0, max(0, o1 - o0)
+
+
 def flat_geometry(padded, kernel, dilation, out_sizes):
     """Where a stride-1 correlation reads the input once the spatial axes are flattened.
 
