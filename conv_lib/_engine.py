@@ -4,7 +4,7 @@
 
     y[n, o, i] = sum_{c, t} xp[n, g*Cg + c, i*s + t*d] * w[o, c, t]     with g = o // (C_out/groups)
 
-(``conv.conv_reference`` writes exactly this as loops: it is the specification). Five functions
+(``conv.conv_reference`` writes exactly this as loops: it is the specification). Six functions
 compute it, each for the shapes where it can (``tests/test_engine.py`` checks every one, forced,
 against ``conv_reference``, PyTorch and JAX):
 
@@ -16,6 +16,8 @@ against ``conv_reference``, PyTorch and JAX):
                  cache, strided layers split into phases.
 ``_depthwise_toeplitz`` (``_toeplitz``) 2-D, one input channel per group: each channel's kernel
                  as a banded matrix, one small product per (channel, output row).
+``_winograd``    (``_winograd``) 3-tap kernels, stride 1: Winograd's F(2, 3) along every axis,
+                 4^d products on transformed tiles with (4/6)^d of the multiply-adds.
 
 and ``transposed`` (``_gemm``) computes ``conv_transpose`` as a GEMM plus a scatter.
 
@@ -34,14 +36,15 @@ import math
 from ._direct import _depthwise, phase_geometry
 from ._gemm import WIDE_COLUMNS, _flat_gemm, _im2col_gemm, _pointwise, transposed
 from ._toeplitz import _depthwise_toeplitz
+from ._winograd import _winograd
 from ._workspace import CHUNK_BYTES, WORKERS, _chunks, flat_geometry, parallel, scratch, windows
 from .padding import pad
 
 __all__ = ["correlate", "choose_strategy", "estimate_seconds", "transposed", "windows",
            "flat_geometry", "parallel", "scratch", "CHUNK_BYTES", "WORKERS", "_chunks"]
 
-STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toeplitz)
-IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm)   # unpadded input + zero pads
+STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toeplitz, _winograd)
+IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm, _winograd)   # + zero pads
 
 # ---- cost model constants (float32, this machine, both cores) -------------------------------
 GEMM_FLOPS = 170e9        # a large square sgemm: 2048^3 float32 runs at 166-175 GFLOP/s here
@@ -53,11 +56,16 @@ CALL = 2e-6               # seconds per NumPy call (ufunc or small matmul)
 ROW = 0.15e-6             # extra seconds per row of a 2-D ufunc loop
 SMALL_GEMM = (50e-9, 25e9)  # one product of a batched matmul: seconds + multiply-adds / rate
 THREAD_GAIN = 1.5         # speed-up of 2 threads over 1 on those (OpenBLAS serialises a little)
+RUN = 20e-9               # seconds per contiguous run of a strided NumPy pass (its inner loop)
 
 
-def applicable(strategy, w_shape, stride):
-    """Can ``strategy`` compute a layer with weight ``w_shape`` and stride ``stride``?"""
+def applicable(strategy, w_shape, stride, dilation=None, groups=1):
+    """Can ``strategy`` compute a layer with weight ``w_shape``, ``stride``, ``dilation`` (default
+    1) and ``groups``?"""
     unit = all(s == 1 for s in stride)
+    if strategy is _winograd:
+        return (unit and groups == 1 and all(k == 3 for k in w_shape[2:])
+                and (dilation is None or all(d == 1 for d in dilation)))
     if strategy is _pointwise:
         return unit and all(k == 1 for k in w_shape[2:])
     if strategy is _flat_gemm:
@@ -81,6 +89,8 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
     for their M = C_out/groups, N = columns, K = C_in/groups * prod(k)) + the copy of the result
     into y when it has junk columns or images side by side. Direct: multiply-adds / direct rate
     + one call per tap and chunk + the per-row overhead of the ``rows`` mode + the phase split.
+    Winograd: its 4^d products (K = C_in) + the kernel transform + the passes of the transforms
+    over data 2^d times the input and the output, at the copy rate and a cost per run of C.
     """
     n, c_in = x_shape[:2]
     c_out, c_group = w_shape[:2]
@@ -108,6 +118,15 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         seconds = products * (SMALL_GEMM[0] + macs / SMALL_GEMM[1])
         copies = n * c_in * (x_shape[2] + span) * width + n * c_out * positions
         return (seconds + copies / COPY_RATE) / (THREAD_GAIN if WORKERS > 1 else 1)
+    if strategy is _winograd:       # 4^d products over the tiles + the passes of the transforms
+        ndim = len(out_sizes)
+        tiles = [-(-o // 2) for o in out_sizes]
+        cols, comps = n * math.prod(tiles), 4 ** ndim
+        seconds = _gemm_seconds(c_out, cols, c_in, comps) + comps * c_out * c_in / COPY_RATE
+        ins = n * math.prod(2 * t + 2 for t in tiles) * c_in + 1.5 * comps * cols * c_in
+        outs = 1.5 * comps * cols * c_out + n * c_out * positions    # (V, M, half-way arrays)
+        # channels last, the passes run over contiguous runs of C numbers, each a NumPy loop
+        return seconds + (ins + outs) / COPY_RATE + (ins / c_in + outs / c_out) * RUN
     if strategy is _pointwise:
         columns, copied, junk = positions, 0, False
     elif strategy is _flat_gemm:
@@ -156,7 +175,7 @@ def _cheapest(w_shape, stride, x_shape, groups, dilation, out_sizes):
     if out_sizes is None:
         out_sizes = [(size - d * (k - 1) - 1) // s + 1
                      for size, k, s, d in zip(x_shape[2:], w_shape[2:], stride, dilation)]
-    candidates = [s for s in STRATEGIES if applicable(s, w_shape, stride)]
+    candidates = [s for s in STRATEGIES if applicable(s, w_shape, stride, dilation, groups)]
     return min(candidates, key=lambda s: estimate_seconds(s, x_shape, w_shape, stride, dilation,
                                                           groups, out_sizes))
 

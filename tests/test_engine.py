@@ -30,10 +30,14 @@ def engine_configs(draw, ndim, kind="any", big_channels=False):
     """(x_shape, w_shape, stride, dilation, groups, pads) valid for strategy ``kind``.
 
     kind: 'any' (general grouped conv), 'unit_stride' (the same with stride 1), 'pointwise'
-    (1x1 kernel, stride 1) or 'depthwise' (one input channel per group, any channel multiplier).
+    (1x1 kernel, stride 1), 'depthwise' (one input channel per group, any channel multiplier) or
+    'winograd' (3-tap kernels, stride 1, no dilation, no groups).
     """
     small = ndim == 3
-    if kind == "depthwise":
+    if kind == "winograd":
+        top = 48 if big_channels else 5
+        groups, c_in, c_out = 1, draw(st.integers(1, top)), draw(st.integers(1, top))
+    elif kind == "depthwise":
         groups = draw(st.integers(1, 8 if not big_channels else 64))
         c_in, c_out = groups, groups * draw(st.integers(1, 3))
     else:
@@ -41,11 +45,12 @@ def engine_configs(draw, ndim, kind="any", big_channels=False):
         top = 48 if big_channels else 4
         c_in = groups * draw(st.integers(1, top // groups if big_channels else top))
         c_out = groups * draw(st.integers(1, 4))
-    k = [1] * ndim if kind == "pointwise" else \
+    k = [1] * ndim if kind == "pointwise" else [3] * ndim if kind == "winograd" else \
         [draw(st.integers(1, 3 if small else 4)) for _ in range(ndim)]
-    stride = [1] * ndim if kind in ("pointwise", "unit_stride") else \
+    stride = [1] * ndim if kind in ("pointwise", "unit_stride", "winograd") else \
         [draw(st.integers(1, 3)) for _ in range(ndim)]
-    dilation = [draw(st.integers(1, 3)) for _ in range(ndim)]
+    dilation = [1] * ndim if kind == "winograd" else \
+        [draw(st.integers(1, 3)) for _ in range(ndim)]
     pads = [(draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in range(ndim)]
     sizes = []
     for kk, d, (lo, hi) in zip(k, dilation, pads):
@@ -64,7 +69,7 @@ def _run(strategy, x, w, stride, dilation, groups, pads, in_cache=False, **mode)
     """Pad like conv does, then call the strategy itself (``mode``: its layout or mode keyword).
 
     in_cache: give the strategy the unpadded input and the padding, as ``correlate`` does for
-    zero padding (depthwise, Toeplitz, im2col).
+    zero padding (depthwise, Toeplitz, im2col, Winograd).
     """
     out_sizes = conv_lib.output_shape(x.shape[2:], w.shape[2:], stride, pads, dilation)
     args = (w, tuple(stride), tuple(dilation), groups, tuple(out_sizes))
@@ -161,6 +166,41 @@ def test_depthwise_toeplitz(in_cache):
     run()
 
 
+@pytest.mark.parametrize("in_cache", [False, True])
+@pytest.mark.parametrize("ndim,examples", [(1, 12), (2, 15), (3, 6)])
+def test_winograd(ndim, examples, in_cache, monkeypatch):
+    """F(2, 3) on every axis: odd and even output sizes (the last tile half outside), padding
+    larger than the input, one image (its tile rows split between the cores) or several, and
+    one image per step (a step budget of one byte)."""
+    from conv_lib import _winograd
+
+    @settings(max_examples=examples, **SETTINGS)
+    @given(cfg=engine_configs(ndim, "winograd"), seed=st.integers(0, 2**16), tiny=st.booleans())
+    def run(cfg, seed, tiny):
+        with monkeypatch.context() as m:
+            if tiny:
+                m.setattr(_winograd, "WINOGRAD_CHUNK_BYTES", 1)
+            _check(_engine._winograd, cfg, seed, in_cache=in_cache)
+    run()
+
+
+def test_winograd_identity():
+    """One tile, one axis: A^T ((G g) * (B^T d)) is the 3-tap correlation of d with g, and the
+    kernel transform of d axes is G applied along each of them (a Kronecker product)."""
+    from conv_lib import _winograd
+    rng = np.random.default_rng(5)
+    d, g = rng.standard_normal(4), rng.standard_normal(3)
+    v = np.empty(4)
+    _winograd._input_axis(d, 0, 1, v.reshape(4, 1))
+    m = (_winograd.G @ g) * v
+    y = np.empty(2)
+    _winograd._output_axis(m.reshape(4, 1), y[:1], y[1:])
+    np.testing.assert_allclose(y, [d[0:3] @ g, d[1:4] @ g], rtol=1e-13)
+    w = rng.standard_normal((3, 3))
+    u = _winograd.kernel_matrix(2, np.float64) @ w.reshape(9)
+    np.testing.assert_allclose(u.reshape(4, 4), _winograd.G @ w @ _winograd.G.T, rtol=1e-13)
+
+
 def test_toeplitz_matrix_is_the_correlation():
     """One channel, one kernel row: x @ T equals the 1-D correlation written as loops."""
     from conv_lib import _toeplitz
@@ -183,7 +223,8 @@ def test_toeplitz_matrix_is_the_correlation():
     ("pointwise", "_pointwise", dict(layout="side_by_side")),
     ("depthwise", "_depthwise", dict(mode="rows")),
     ("depthwise", "_depthwise", dict(mode="flat", in_cache=True)),
-    ("depthwise", "_depthwise_toeplitz", dict(in_cache=True))])
+    ("depthwise", "_depthwise_toeplitz", dict(in_cache=True)),
+    ("winograd", "_winograd", dict(in_cache=True))])
 def test_big_channels(kind, strategy, mode):
     @settings(max_examples=6, **SETTINGS)
     @given(cfg=engine_configs(2, kind, big_channels=True), seed=st.integers(0, 2**16))
@@ -347,12 +388,22 @@ def test_rule_without_shapes_and_cost_model_with_them():
     assert pick((96, 1, 3, 3), (2, 2), (8, 96, 114, 114), 96) is _engine._depthwise
     assert pick((960, 1, 3, 3), (1, 1), (8, 960, 9, 9), 960) is _engine._depthwise_toeplitz
     assert pick((32, 1, 3, 3), (1, 1), (8, 32, 114, 114), 32) is _engine._depthwise
+    assert pick((256, 256, 3, 3), (1, 1), (8, 256, 14, 14), 1, (1, 1), (14, 14)) \
+        is _engine._winograd
+    assert pick((256, 256, 3, 3), (1, 1), (8, 256, 14, 14), 1, (2, 2), (10, 10)) \
+        is not _engine._winograd                                         # dilated
     assert not _engine.applicable(_engine._depthwise_toeplitz, (8, 1, 3, 3, 3), (1, 1, 1))
-    for strategy in _engine.STRATEGIES:                      # a 1x1 depthwise layer fits all
-        assert _engine.applicable(strategy, (8, 1, 1, 1), (1, 1))
-        seconds = _engine.estimate_seconds(strategy, (8, 8, 14, 14), (8, 1, 1, 1), (1, 1), (1, 1),
+    for strategy in _engine.STRATEGIES:               # a 1x1 depthwise layer fits all but one
+        assert _engine.applicable(strategy, (8, 1, 1, 1), (1, 1)) == (strategy is not
+                                                                       _engine._winograd)
+        w_shape = (8, 1, 3, 3) if strategy is _engine._winograd else (8, 1, 1, 1)
+        seconds = _engine.estimate_seconds(strategy, (8, 8, 14, 14), w_shape, (1, 1), (1, 1),
                                            8, (14, 14))
         assert 0 < seconds < 1
+    assert not _engine.applicable(_engine._winograd, (8, 8, 3, 3), (1, 1), (1, 1), 2)
+    assert not _engine.applicable(_engine._winograd, (8, 8, 3, 3), (1, 1), (1, 2), 1)
+    assert not _engine.applicable(_engine._winograd, (8, 8, 3, 2), (1, 1), (1, 1), 1)
+    assert _engine.applicable(_engine._winograd, (8, 8, 3, 3, 3), (1, 1, 1), (1, 1, 1), 1)
     assert not _engine.applicable(_engine._flat_gemm, (8, 8, 3, 3), (2, 1))
     assert not _engine.applicable(_engine._depthwise, (8, 2, 3, 3), (1, 1))
 
@@ -375,9 +426,10 @@ def test_forced_strategy_and_resnet_shapes():
         pads = conv_lib.resolve_padding(kwargs["padding"], x.shape[2:], w.shape[2:], stride,
                                         dilation)
         out = conv_lib.output_shape(x.shape[2:], w.shape[2:], stride, pads, dilation)
+        groups = kwargs.get("groups", 1)
         for strategy in _engine.STRATEGIES:
-            if _engine.applicable(strategy, w_shape, stride):
-                forced = _engine.correlate(x, w, stride, dilation, kwargs.get("groups", 1), out,
+            if _engine.applicable(strategy, w_shape, stride, dilation, groups):
+                forced = _engine.correlate(x, w, stride, dilation, groups, out,
                                            pads, strategy=strategy)
                 _close(forced, y, 1e-4)
 
@@ -408,13 +460,15 @@ def test_zero_pad_matches_torch(shape, data, value, dtype):
     ("_im2col_gemm", (4, 1, 2, 1, 2, 3), 2, (1, 2, 1, 2)),
     ("_flat_gemm", (4, 1, 2, 1, 2, 3), 2, (1, 1, 1, 1)),
     ("_depthwise", (4, 1, 2, 2, 1, 2), 2, (1, 1, 2, 1)),
-    ("_pointwise", (3, 2, 1, 1, 1, 1), 1, (1, 1, 1, 1))])
+    ("_pointwise", (3, 2, 1, 1, 1, 1), 1, (1, 1, 1, 1)),
+    ("_winograd", (3, 2, 3, 3, 3, 3), 1, (1, 1, 1, 1))])
 def test_four_spatial_dims(strategy, w_shape, groups, stride):
     """conv_lib is N-d; PyTorch stops at 3-D, so 4-D is checked against the loops and JAX."""
     x_shape = (2, 2, 3, 4, 3, 5)
     pads = [(1, 0), (0, 1), (1, 1), (0, 0)]
     x, w = _arrays(x_shape, w_shape, 4, np.float64)
-    kwargs = dict(stride=stride, dilation=(1, 2, 1, 1), groups=groups, padding=pads)
+    dilation = (1, 1, 1, 1) if strategy == "_winograd" else (1, 2, 1, 1)
+    kwargs = dict(stride=stride, dilation=dilation, groups=groups, padding=pads)
     y = _run(getattr(_engine, strategy), x, w, stride, kwargs["dilation"], groups, pads)
     _close(y, conv_lib.conv_reference(x, w, **kwargs), 1e-10)
     x32, w32 = x.astype(np.float32), w.astype(np.float32)

@@ -59,8 +59,9 @@ def test_layer_through_every_strategy(layer, index):
     p = plan_conv(x, w, **layer.kwargs)
     chosen = _engine.choose_strategy(w.shape, p.stride, p.x.shape, p.groups, p.dilation,
                                      p.out_sizes)
-    assert _engine.applicable(chosen, w.shape, p.stride)
-    forced = [s for s in _engine.STRATEGIES if _engine.applicable(s, w.shape, p.stride)]
+    assert _engine.applicable(chosen, w.shape, p.stride, p.dilation, p.groups)
+    forced = [s for s in _engine.STRATEGIES
+              if _engine.applicable(s, w.shape, p.stride, p.dilation, p.groups)]
     assert chosen in forced and _engine._im2col_gemm in forced
     for strategy in forced:
         _close(_engine.correlate(p.x, p.w, p.stride, p.dilation, p.groups, p.out_sizes, p.pads,

@@ -1,0 +1,215 @@
+"""Winograd's minimal filtering F(2, 3): a 3-tap correlation with fewer multiplications.
+
+One axis. Two outputs of a 3-tap correlation read a "tile" of four inputs d0..d3:
+
+    y0 = d0 g0 + d1 g1 + d2 g2          (6 multiplications)
+    y1 = d1 g0 + d2 g1 + d3 g2
+
+With the tile and the kernel transformed,
+
+    V = B^T d = (d0 - d2,  d1 + d2,  d2 - d1,  d1 - d3)
+    U = G g   = (g0,  (g0 + g1 + g2) / 2,  (g0 - g1 + g2) / 2,  g2)
+
+the same two outputs need only the 4 products m = U * V (elementwise):
+
+    y = A^T m = (m0 + m1 + m2,  m1 - m2 - m3)
+
+(Winograd's minimal filtering algorithm, applied to CNNs by Lavin & Gray, "Fast Algorithms for
+Convolutional Neural Networks", CVPR 2016, arXiv:1509.09308; ``test_winograd_identity`` checks
+the identity.)
+
+A layer. Summed over the input channels, the products become one matrix product per
+transformed position xi (4 of them in 1-D):
+
+    M[xi] (tiles, C_out) = V[xi] (tiles, C_in) @ U[xi]^T (C_in, C_out)
+
+In d dimensions B^T, G and A^T apply along each axis in turn (they are separable): tiles are
+4^d inputs stepping by 2 along every axis, and there are 4^d products, each the size of the
+direct method's product with K = C_in instead of C_in * 3^d. The multiply-adds shrink to
+(4/6)^d: 0.44 of im2col + GEMM in 2-D, 0.30 in 3-D. The price is the transforms, a few passes
+over data 2^d times the size of the input and of the output, so the method wins where the
+products dominate: many channels. ``_engine.estimate_seconds`` decides.
+
+The steps (``_winograd``):
+
+1. copy the input channels-last, zero-padded to 2T + 2 per axis (T = ceil(out / 2) tiles):
+   (N, *padded, C_in). Channels last, every NumPy call below runs over runs of C numbers
+   instead of rows of T numbers;
+2. input transform along each spatial axis: V, (4,)*d + (N, *T, C_in);
+3. kernel transform U = (G x G x ...) w, (4^d, C_out, C_in), and the 4^d products M = V @ U^T;
+4. output transform along each axis: (N, T_0, 2, T_1, 2, ..., C_out) = (N, *2T, C_out);
+5. copy back channels-first, dropping the last output of an odd axis.
+
+Only 3-tap kernels, stride 1, dilation 1, groups 1 (``_engine.applicable``).
+"""
+import contextlib
+import functools
+import math
+
+import numpy as np
+
+from . import _workspace as ws
+
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# V and M of the images of one step hold at most about this many bytes. Every product runs over
+# all the tiles of a step (the wider, the faster), so steps only bound the scratch memory: a
+# 32^3 volume with 64 -> 32 channels needs 100 MB and goes one image per step.
+WINOGRAD_CHUNK_BYTES = 64 << 20
+
+
+@functools.lru_cache(maxsize=8)
+def kernel_matrix(ndim, dtype):
+    """G x G x ... (Kronecker, ndim factors): (4^d, 3^d), row xi = (xi_0, ..., xi_{d-1}) and
+    column t = (t_0, ..., t_{d-1}) in row-major order: U[xi] = K[xi] @ w.reshape(..., 3^d)."""
+    k = np.ones((1, 1))
+    for _ in range(ndim):
+        k = np.kron(k, G)
+    return k.astype(dtype)
+
+
+def _input_axis(src, axis, tiles, out):
+    """out[k] = (B^T d)[k] for the tiles along ``axis`` of src, d_j = src[.., 2t + j, ..]."""
+    d = [src[(slice(None),) * axis + (slice(j, j + 2 * tiles, 2),)] for j in range(4)]
+    np.subtract(d[0], d[2], out=out[0])
+    np.add(d[1], d[2], out=out[1])
+    np.subtract(d[2], d[1], out=out[2])
+    np.subtract(d[1], d[3], out=out[3])
+
+
+def _output_axis(m, out0, out1):
+    """(out0, out1) = A^T m along the first axis of m: m0 + m1 + m2 and m1 - m2 - m3."""
+    np.add(m[0], m[1], out=out0)
+    out0 += m[2]
+    np.subtract(m[1], m[2], out=out1)
+    out1 -= m[3]
+
+
+def _pad_channels_last(x, pads, band, a):
+    """band = rows a, a+1, ... of the zero-padded input, channels last.
+
+    x : (N, C, *sizes) ; pads : (lo, hi) per axis ; band : (N, rows, *padded[1:], C) where
+    padded >= lo + size + hi (the rest is zero as well).
+    """
+    ndim = x.ndim - 2
+    inside = [(lo, lo + size) for (lo, _), size in zip(pads, x.shape[2:])]
+    r0, r1 = max(a, inside[0][0]), min(a + band.shape[1], inside[0][1])   # rows that are x's
+    if r0 >= r1:
+        band[...] = 0
+        return
+    band[:, :r0 - a] = 0
+    band[:, r1 - a:] = 0
+    for j, (lo, hi) in enumerate(inside[1:], start=2):
+        cut = (slice(None), slice(r0 - a, r1 - a)) + (slice(None),) * (j - 2)
+        band[cut + (slice(0, lo),)] = 0
+        band[cut + (slice(hi, None),)] = 0
+    dst = band[(slice(None), slice(r0 - a, r1 - a), *(slice(lo, hi) for lo, hi in inside[1:]))]
+    src = x[:, :, r0 - inside[0][0]:r1 - inside[0][0]]
+    np.copyto(dst, src.transpose(0, *range(2, ndim + 2), 1))
+
+
+def _winograd(x, w, stride, dilation, groups, out_sizes, pads=None):
+    """F(2, 3) along every axis (the module docstring). x : (N, C_in, *sizes), padded by
+    ``pads`` (zeros) or already padded (pads None); w : (C_out, C_in, 3, ..., 3)
+    -> (N, C_out, *out_sizes).
+
+    The kernel transform first, then three rounds per step of images, each split between the
+    cores: steps 1-2 (each core some of the images, or a band of tile rows of one), step 3 (each
+    core some of the 4^d products, each over all the tiles, so that no product is narrow and a
+    core reads only its part of U), steps 4-5. BLAS runs single-threaded inside the rounds: its
+    own threads would compete with ours, and keep spinning on a core for 0.1 s afterwards.
+    """
+    ndim = len(out_sizes)
+    n, c_in = x.shape[:2]
+    c_out = w.shape[0]
+    pads = pads or [(0, 0)] * ndim
+    tiles = [-(-o // 2) for o in out_sizes]
+    comps, per_image, dtype = 4 ** ndim, math.prod(tiles), x.dtype
+    k_mat = kernel_matrix(ndim, dtype)
+    w_t = w.reshape(c_out * c_in, 3 ** ndim).T                       # (3^d, C_out * C_in), a view
+    u = ws.scratch("winograd_u", comps * c_out * c_in, dtype).reshape(comps, c_out, c_in)
+    y = np.empty((n, c_out, *out_sizes), dtype=dtype)
+    image_bytes = comps * per_image * (c_in + c_out) * x.itemsize     # V and M of one image
+    step = max(1, min(n, WINOGRAD_CHUNK_BYTES // image_bytes))
+    blas = ws._blas_controller()
+    with blas.limit(limits=1) if blas is not None else contextlib.nullcontext():
+        each = ws.parallel if blas is not None else lambda fn, count: fn(0, count)
+        each(lambda lo, hi: np.matmul(k_mat[lo:hi], w_t,                   # step 3a: U = K w
+                                      out=u[lo:hi].reshape(hi - lo, c_out * c_in)), comps)
+        for n0 in range(0, n, step):
+            _winograd_step(x, n0, min(n, n0 + step), pads, u, y, each)
+    return y
+
+
+def _winograd_step(x, n0, n1, pads, u, y, each):
+    """Steps 1, 2, 3b, 4 and 5 for the images n0..n1-1 (``_winograd``): y[n0:n1] from x[n0:n1]
+    and the transformed kernel u (4^d, C_out, C_in); ``each(fn, n)`` runs fn(lo, hi) on pieces
+    of range(n), one per core."""
+    ndim, c_in, (comps, c_out, _) = x.ndim - 2, x.shape[1], u.shape
+    out_sizes, dtype = y.shape[2:], x.dtype
+    tiles = [-(-o // 2) for o in out_sizes]
+    padded = [2 * t + 2 for t in tiles]
+    b, per_image = n1 - n0, math.prod(tiles)
+    v = ws.scratch("winograd_v", comps * b * per_image * c_in, dtype)
+    v = v.reshape((4,) * ndim + (b, *tiles, c_in))
+    m = ws.scratch("winograd_m", comps * b * per_image * c_out, dtype)
+    m = m.reshape((4,) * ndim + (b, *tiles, c_out))
+
+    def transform_in(i, lo, hi):               # steps 1 and 2: images i, tile rows lo..hi
+        rows = 2 * (hi - lo) + 2
+        images = i.stop - i.start
+        cur = ws.scratch("winograd_x", images * rows * math.prod(padded[1:]) * c_in, dtype)
+        cur = cur.reshape(images, rows, *padded[1:], c_in)
+        _pad_channels_last(x[n0 + i.start:n0 + i.stop], pads, cur, 2 * lo)
+        for j in range(ndim):                 # cur: (xi_0, ..., xi_{j-1}, N, *axes, C_in)
+            shape = list(cur.shape)
+            shape[2 * j + 1] = count = hi - lo if j == 0 else tiles[j]   # axis j -> tiles
+            if j == ndim - 1:
+                out = np.moveaxis(v[(slice(None),) * ndim + (i, slice(lo, hi))], j, 0)
+            else:
+                out = ws.scratch(f"winograd_in{j}", 4 * math.prod(shape), dtype)
+                out = out.reshape((4, *shape))
+            _input_axis(cur, 2 * j + 1, count, out)                # out[xi_j]
+            cur = np.moveaxis(out, 0, j)                           # xi_j after xi_{j-1}
+
+    def products(lo, hi):                      # step 3b: M = V @ U^T for xi in lo..hi
+        np.matmul(v.reshape(comps, -1, c_in)[lo:hi], u[lo:hi].transpose(0, 2, 1),
+                  out=m.reshape(comps, -1, c_out)[lo:hi])
+
+    def transform_out(i, lo, hi):              # steps 4 and 5
+        cur = m[(slice(None),) * ndim + (i, slice(lo, hi))]
+        for j in range(ndim):
+            # cur: (xi_j, ..., xi_{d-1}, N, T_0, 2, ..., T_{j-1}, 2, T_j, ..., C_out);
+            # A^T along xi_j gives r_j, which goes right after T_j (index ndim + j + 1)
+            shape = list(cur.shape[1:])
+            shape.insert(ndim + j + 1, 2)
+            out = ws.scratch(f"winograd_out{j}", math.prod(shape), dtype).reshape(shape)
+            _output_axis(cur, _index(out, ndim + j + 1, 0), _index(out, ndim + j + 1, 1))
+            cur = out
+        last = min(2 * hi, out_sizes[0])
+        full = cur.reshape(-1, 2 * (hi - lo), *(2 * t for t in tiles[1:]), c_out)
+        full = full[(slice(None), slice(0, last - 2 * lo),
+                     *(slice(0, o) for o in out_sizes[1:]))]
+        np.copyto(y[n0 + i.start:n0 + i.stop, :, 2 * lo:last],
+                  full.transpose(0, ndim + 1, *range(1, ndim + 1)))
+
+    pieces = _pieces(b, tiles[0])
+    ws.parallel(lambda a, e: [transform_in(*piece) for piece in pieces[a:e]], len(pieces))
+    each(products, comps)
+    ws.parallel(lambda a, e: [transform_out(*piece) for piece in pieces[a:e]], len(pieces))
+
+
+def _pieces(images, rows):
+    """The work of a transform round: (images slice, first tile row, end tile row), one piece per
+    core -- some of the images, or with fewer images than cores, bands of tile rows."""
+    if images >= ws.WORKERS or rows == 1:
+        parts = min(images, ws.WORKERS)
+        cut = [images * k // parts for k in range(parts + 1)]
+        return [(slice(a, e), 0, rows) for a, e in zip(cut, cut[1:])]
+    parts = min(rows, ws.WORKERS)
+    cut = [rows * k // parts for k in range(parts + 1)]
+    return [(slice(i, i + 1), a, e) for i in range(images) for a, e in zip(cut, cut[1:])]
+
+
+def _index(a, axis, i):
+    """a[..., i, ...] with i on ``axis`` (a view)."""
+    return a[(slice(None),) * axis + (i,)]
