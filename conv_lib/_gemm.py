@@ -406,7 +406,12 @@ def _scatter_phases(tap_of, target_of, y, by_phase, kernel, stride, sizes, lead)
         first = tap_of(0)
         acc = ws.scratch("phase", math.prod(first.shape[:-len(sizes)]) * math.prod(counts),
                          y.dtype).reshape(*first.shape[:-len(sizes)], *counts)
-        acc.fill(0)
+        taps = sorted(taps, key=lambda tap: any(tap[1]))         # an unshifted tap first
+        if same and taps and not any(taps[0][1]):    # it covers every output of the phase: start
+            np.copyto(acc, tap_of(flat_index[taps[0][0]]))        # from it, not from zeros
+            taps = taps[1:]
+        else:
+            acc.fill(0)
         for t, e in taps:
             src = tap_of(flat_index[t])
             if same:

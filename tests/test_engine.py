@@ -2,7 +2,8 @@
 
 The strategies are called directly (forced, not only through ``conv``'s cost model), in each of
 their modes (GEMM column layouts ``images`` / ``side_by_side``, depthwise ``rows`` / ``flat``, the
-depthwise padding done in cache; the 2-D depthwise Toeplitz products), on random configurations from hypothesis in 1-D, 2-D and 3-D:
+depthwise padding done in cache; the 2-D depthwise Toeplitz products; Winograd's F(2, 3)), on
+random configurations from hypothesis in 1-D, 2-D and 3-D:
 groups, depthwise with channel multipliers, dilation with stride, 1x1 kernels, big channel counts
 and asymmetric padding. The chunking of the GEMM strategies is exercised by shrinking
 ``CHUNK_BYTES`` so that chunks split rows and batches. ``tests/test_networks.py`` runs every layer
