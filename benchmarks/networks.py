@@ -40,7 +40,8 @@ over the other's, i.e. other time / conv_lib time, so > 1 means conv_lib is fast
 
     date, command, quick (bool), timing {rounds, min_sample, warmup, pause},
     machine {cpu, logical_cpus, torch_threads, numpy_blas, ...}, loadavg_1min [start, end],
-    contenders ["conv_lib", "torch NCHW", "torch NHWC", "JAX NCHW"],
+    contenders ["conv_lib", "torch NCHW", "torch NHWC", "JAX NCHW"], allocator (glibc's
+    thresholds, pinned by ``conv.keep_freed_memory`` so that no contender's temporaries fault),
     networks: [{
         name, title, batch, input (shape), description,
         layers: [{
@@ -428,7 +429,8 @@ def run(quick=False, rounds=None, names=None, contenders=CONTENDERS, progress=No
     started = os.getloadavg()[0]
     results = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                "quick": quick, "timing": timing, "machine": bench.machine_info(),
-               "conv_lib_threads": _engine.WORKERS, "contenders": list(contenders)}
+               "conv_lib_threads": _engine.WORKERS, "contenders": list(contenders),
+               "allocator": bench.keep_freed_memory()}
     results["networks"] = [run_network(net, quick, timing, contenders, progress)
                            for net in NETWORKS if not names or net.name in names]
     results["summary"] = summary(results["networks"])
