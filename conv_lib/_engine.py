@@ -36,7 +36,7 @@ import math
 from ._direct import _depthwise, phase_geometry
 from ._gemm import WIDE_COLUMNS, _flat_gemm, _im2col_gemm, _pointwise, transposed
 from ._toeplitz import _depthwise_toeplitz
-from ._winograd import _winograd
+from ._winograd import _winograd, tile_counts
 from ._workspace import CHUNK_BYTES, WORKERS, _chunks, flat_geometry, parallel, scratch, windows
 from .padding import pad
 
@@ -120,7 +120,7 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         return (seconds + copies / COPY_RATE) / (THREAD_GAIN if WORKERS > 1 else 1)
     if strategy is _winograd:       # 4^d products over the tiles + the passes of the transforms
         ndim = len(out_sizes)
-        tiles = [-(-o // 2) for o in out_sizes]
+        tiles = tile_counts(out_sizes)
         cols, comps = n * math.prod(tiles), 4 ** ndim
         seconds = _gemm_seconds(c_out, cols, c_in, comps) + comps * c_out * c_in / COPY_RATE
         ins = n * math.prod(2 * t + 2 for t in tiles) * c_in + 1.5 * comps * cols * c_in

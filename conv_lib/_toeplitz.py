@@ -18,9 +18,10 @@ i.e. ONE contiguous run of R*W numbers once the rows are zero-padded at the top 
 and for one channel c and output row h the N images form an (N, R*W) matrix -- a strided view of
 the zero-padded copy of the input, no further copy. NumPy's matmul runs all (c, h) products in
 one call (as T_c^T @ xrun^T, the orientation BLAS runs faster here). T_c has about W/k_w times
-more entries than taps, i.e. the product does that many more multiply-adds than the direct method, but inside BLAS instead of two NumPy passes per tap: it wins
-on the small planes at the end of a network (7x7 to 28x28), where the direct method's passes are
-short and its per-call overhead dominates. ``_engine.estimate_seconds`` decides.
+more entries than taps, i.e. the product does that many more multiply-adds than the direct
+method, but inside BLAS instead of two NumPy passes per tap: it wins on the small planes at
+the end of a network (7x7 to 28x28), where the direct method's passes are short and its
+per-call overhead dominates. ``_engine.estimate_seconds`` decides.
 
 ``tests/test_engine.py`` checks it against ``conv_reference``, PyTorch and JAX.
 """

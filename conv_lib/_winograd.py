@@ -67,6 +67,11 @@ def kernel_matrix(ndim, dtype):
     return k.astype(dtype)
 
 
+def tile_counts(out_sizes):
+    """Tiles per axis: each gives 2 outputs, the last one half outside an odd axis."""
+    return [-(-o // 2) for o in out_sizes]
+
+
 def _input_axis(src, axis, tiles, out):
     """out[k] = (B^T d)[k] for the tiles along ``axis`` of src, d_j = src[.., 2t + j, ..]."""
     d = [src[(slice(None),) * axis + (slice(j, j + 2 * tiles, 2),)] for j in range(4)]
@@ -122,7 +127,7 @@ def _winograd(x, w, stride, dilation, groups, out_sizes, pads=None):
     n, c_in = x.shape[:2]
     c_out = w.shape[0]
     pads = pads or [(0, 0)] * ndim
-    tiles = [-(-o // 2) for o in out_sizes]
+    tiles = tile_counts(out_sizes)
     comps, per_image, dtype = 4 ** ndim, math.prod(tiles), x.dtype
     k_mat = kernel_matrix(ndim, dtype)
     w_t = w.reshape(c_out * c_in, 3 ** ndim).T                       # (3^d, C_out * C_in), a view
@@ -146,7 +151,7 @@ def _winograd_step(x, n0, n1, pads, u, y, each):
     of range(n), one per core."""
     ndim, c_in, (comps, c_out, _) = x.ndim - 2, x.shape[1], u.shape
     out_sizes, dtype = y.shape[2:], x.dtype
-    tiles = [-(-o // 2) for o in out_sizes]
+    tiles = tile_counts(out_sizes)
     padded = [2 * t + 2 for t in tiles]
     b, per_image = n1 - n0, math.prod(tiles)
     v = ws.scratch("winograd_v", comps * b * per_image * c_in, dtype)
@@ -192,22 +197,12 @@ def _winograd_step(x, n0, n1, pads, u, y, each):
         np.copyto(y[n0 + i.start:n0 + i.stop, :, 2 * lo:last],
                   full.transpose(0, ndim + 1, *range(1, ndim + 1)))
 
-    pieces = _pieces(b, tiles[0])
+    # one piece of each transform round per core: some of the images, or bands of tile rows
+    pieces = [(slice(i0, i1), r0, r1)
+              for i0, i1, r0, r1 in ws._chunks(b, tiles[0], 1, b * tiles[0])]
     ws.parallel(lambda a, e: [transform_in(*piece) for piece in pieces[a:e]], len(pieces))
     each(products, comps)
     ws.parallel(lambda a, e: [transform_out(*piece) for piece in pieces[a:e]], len(pieces))
-
-
-def _pieces(images, rows):
-    """The work of a transform round: (images slice, first tile row, end tile row), one piece per
-    core -- some of the images, or with fewer images than cores, bands of tile rows."""
-    if images >= ws.WORKERS or rows == 1:
-        parts = min(images, ws.WORKERS)
-        cut = [images * k // parts for k in range(parts + 1)]
-        return [(slice(a, e), 0, rows) for a, e in zip(cut, cut[1:])]
-    parts = min(rows, ws.WORKERS)
-    cut = [rows * k // parts for k in range(parts + 1)]
-    return [(slice(i, i + 1), a, e) for i in range(images) for a, e in zip(cut, cut[1:])]
 
 
 def _index(a, axis, i):
