@@ -131,7 +131,7 @@ export STATIC_KERNEL_STARTUP_PY
 # MyST keys that cache on the notebooks' code only, but the outputs also depend on conv_lib and on
 # the stored benchmark results: entries older than the newest of those files are deleted first,
 # so that changing conv_lib (or re-running the benchmark) and running `make book` re-executes.
-NOTEBOOK_INPUTS = $(wildcard conv_lib/*.py conv_lib/course/*.py conv_lib/course/*/*.py conv_lib/course/static/*.mjs benchmarks/*.py benchmarks/results.json)
+NOTEBOOK_INPUTS = $(wildcard conv_lib/*.py conv_lib/course/*.py conv_lib/course/*/*.py conv_lib/course/static/*.mjs benchmarks/*.py benchmarks/*.json)
 site: venv theme
 	@mkdir -p "$(STATIC_IPYTHONDIR)/profile_default/startup"
 	@printf '%s\n' "$$STATIC_KERNEL_STARTUP_PY" > "$(STATIC_IPYTHONDIR)/profile_default/startup/00-no-widget-frontend.py"

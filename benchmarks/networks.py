@@ -3,6 +3,7 @@
     python -m benchmarks.networks                  # full run -> benchmarks/networks.json + tables
     python -m benchmarks.networks --quick          # batch 1, a quarter of the resolution, seconds
     python -m benchmarks.networks --networks resnet50,mobilenet_v2 --no-save
+    python -m benchmarks.networks --strategies     # every strategy on every layer: the cost model
 
 The networks (``NETWORKS``; full-run batch in brackets):
 
@@ -34,6 +35,15 @@ all), and a shorter pause would charge that spinning to whichever contender runs
 counts are whatever the libraries pick on this machine and are recorded
 (``machine.torch_threads``, ``machine.numpy_blas.num_threads``; XLA uses one pool of all cores):
 on the 2-core reference machine every library uses 2 threads.
+
+``--strategies`` audits the cost model instead: every convolution layer (not the transposed ones)
+is computed by every strategy that can run it, forced through ``_engine.correlate``, the results
+are checked against each other, and the strategies are timed alternately like the contenders.
+The table shows each strategy's time next to the cost model's estimate, the strategy the model
+picks and the fastest, and sums per network the time the model's picks lose to the fastest ones
+(``audit`` in ``benchmarks/strategies.json`` for a full run of every network, read by the
+book's appendix; other runs write JSON only with ``--out``). A pick within ``AUDIT_TOLERANCE``
+of the fastest counts as right: closer than that, two strategies trade places from run to run.
 
 JSON schema (``benchmarks/networks.json``; times in seconds, ratios are conv_lib's throughput
 over the other's, i.e. other time / conv_lib time, so > 1 means conv_lib is faster):
@@ -76,6 +86,7 @@ from conv_lib._engine import choose_strategy
 from conv_lib.conv import plan_conv
 
 RESULTS = Path(__file__).with_name("networks.json")
+AUDIT = Path(__file__).with_name("strategies.json")       # ``--strategies`` over every network
 CONTENDERS = ("conv_lib", "torch NCHW", "torch NHWC", "JAX NCHW")
 
 # op: "conv" (w is (C_out, C_in/groups, *k)) or "conv_transpose" (w is (C_in, C_out/groups, *k))
@@ -364,6 +375,106 @@ def summary(networks):
     return out
 
 
+# ------------------------------------------------------------------- the cost model, audited
+
+# A cost-model pick this much slower than the fastest strategy counts as a wrong pick.
+AUDIT_TOLERANCE = 1.10
+
+
+def strategy_calls(layer, x, w):
+    """name -> no-argument call of every strategy that can compute this conv layer, forced."""
+    from conv_lib import _engine
+
+    p = plan_conv(x, w, **layer.kwargs)
+    args = (p.x, p.w, p.stride, p.dilation, p.groups, p.out_sizes, p.pads, p.padding_mode)
+    return {s.__name__.lstrip("_"): (lambda s=s: _engine.correlate(*args, strategy=s))
+            for s in _engine.STRATEGIES
+            if _engine.applicable(s, p.w.shape, p.stride, p.dilation, p.groups)}
+
+
+def audit_layer(layer, timing):
+    """Every applicable strategy on one conv layer: times, the cost model's estimates, its pick."""
+    from conv_lib import _engine
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(layer.x, dtype=np.float32)
+    w = rng.standard_normal(layer.w, dtype=np.float32)
+    calls = strategy_calls(layer, x, w)
+    results = {name: call() for name, call in calls.items()}
+    first = next(iter(results.values()))
+    scale = max(float(np.abs(first).max()), 1e-30)
+    error = max(float(np.abs(r - first).max()) / scale for r in results.values())
+    assert error < 1e-4, (layer.name, error)          # every strategy computes the same layer
+    del results, first
+    times = {k: v["min"] for k, v in
+             bench.summarise(bench.time_interleaved(calls, **timing)).items()}
+    p = plan_conv(x, w, **layer.kwargs)
+    strategies = {s.__name__.lstrip("_"): s for s in _engine.STRATEGIES}
+    estimates = {k: _engine.estimate_seconds(strategies[k], p.x.shape, p.w.shape, p.stride,
+                                             p.dilation, p.groups, p.out_sizes) for k in calls}
+    chosen = layer_strategy(layer, x, w)
+    fastest = min(times, key=times.get)
+    return {"name": layer.name, "x": list(layer.x), "w": list(layer.w), "kwargs": layer.kwargs,
+            "count": layer.count, "chosen": chosen, "fastest": fastest, "times": times,
+            "estimates": estimates, "max_rel_difference": error,
+            "chosen_over_fastest": times[chosen] / times[fastest]}
+
+
+def run_audit(quick=False, rounds=None, names=None, progress=None):
+    """The audit of ``--strategies`` for the networks in ``names`` (all by default)."""
+    timing = _timing(quick, rounds)
+    results = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+               "quick": quick, "timing": timing, "machine": bench.machine_info(),
+               "allocator": bench.keep_freed_memory(), "tolerance": AUDIT_TOLERANCE,
+               "audit": []}
+    for net in NETWORKS:
+        if names and net.name not in names:
+            continue
+        batch, size = net.quick if quick else net.full
+        rows = []
+        for layer in _merge(net.build(batch, size)):
+            if layer.op != "conv" or len(strategy_calls(layer, *_zeros(layer))) < 2:
+                continue
+            if progress:
+                progress(f"{net.name}: {layer.name}")
+            rows.append(audit_layer(layer, timing))
+        picked = sum(r["count"] * r["times"][r["chosen"]] for r in rows)
+        best = sum(r["count"] * r["times"][r["fastest"]] for r in rows)
+        wrong = [r["name"] for r in rows if r["chosen_over_fastest"] > AUDIT_TOLERANCE]
+        results["audit"].append({"name": net.name, "title": net.title, "batch": batch,
+                                 "layers": rows, "seconds_picked": picked, "seconds_fastest": best,
+                                 "wrong_picks": wrong})
+    return results
+
+
+def _zeros(layer):
+    """Placeholder operands of a layer's shapes (for ``strategy_calls``' applicability only)."""
+    return np.zeros(layer.x, np.float32), np.zeros(layer.w, np.float32)
+
+
+def format_audit(results):
+    """Markdown: per network, each layer's strategies (ms, estimate), the pick and the fastest."""
+    parts = []
+    for net in results["audit"]:
+        head = ("| layer | × | cost model's pick | fastest | pick / fastest "
+                "| strategies: ms (estimate) |")
+        lines = [f"**{net['title']}** (batch {net['batch']})", "", head,
+                 "|" + "---|" * (head.count("|") - 1)]
+        for r in net["layers"]:
+            each = ", ".join(f"{k} {r['times'][k] * 1e3:.2f} ({r['estimates'][k] * 1e3:.1f})"
+                             for k in sorted(r["times"], key=r["times"].get))
+            lines.append(f"| {r['name']} | {r['count']} | {r['chosen']} | {r['fastest']} | "
+                         f"{r['chosen_over_fastest']:.2f} | {each} |")
+        lost = net["seconds_picked"] - net["seconds_fastest"]
+        lines += ["", f"{len(net['layers'])} layers with a choice; picks more than "
+                      f"{(results['tolerance'] - 1) * 100:.0f}% slower than the fastest: "
+                      f"{', '.join(net['wrong_picks']) or 'none'}. A network pass with the "
+                      f"model's picks: {net['seconds_picked'] * 1e3:.1f} ms, with the fastest: "
+                      f"{net['seconds_fastest'] * 1e3:.1f} ms ({lost * 1e3:.1f} ms lost)."]
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
 # ----------------------------------------------------------------------------------- reporting
 
 def _ms(t):
@@ -420,12 +531,17 @@ def format_layers(net):
     return "\n".join(lines)
 
 
+def _timing(quick, rounds=None):
+    """``bench.time_interleaved``'s arguments: a full run, or a quick one (seconds in all)."""
+    return dict(rounds=rounds or (2 if quick else 7), min_sample=0.005 if quick else 0.03,
+                warmup=0.02 if quick else 0.2, pause=0.01 if quick else 0.12)
+
+
 def run(quick=False, rounds=None, names=None, contenders=CONTENDERS, progress=None):
     """Run the networks named in ``names`` (all by default); returns the results dict."""
     from conv_lib import _engine
 
-    timing = dict(rounds=rounds or (2 if quick else 7), min_sample=0.005 if quick else 0.03,
-                  warmup=0.02 if quick else 0.2, pause=0.01 if quick else 0.12)
+    timing = _timing(quick, rounds)
     started = os.getloadavg()[0]
     results = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                "quick": quick, "timing": timing, "machine": bench.machine_info(),
@@ -455,15 +571,27 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, help=f"JSON output (default {RESULTS.name} for a "
                                                  "full run of every network)")
     parser.add_argument("--no-save", action="store_true", help="print the tables only")
+    parser.add_argument("--strategies", action="store_true",
+                        help="audit the cost model: time every strategy on every conv layer "
+                             f"(a full run writes {AUDIT.name})")
     args = parser.parse_args(argv)
     names = args.networks.split(",") if args.networks else None
     unknown = set(names or ()) - {n.name for n in NETWORKS}
     if unknown:
         parser.error(f"unknown network(s) {sorted(unknown)}; valid: "
                      f"{[n.name for n in NETWORKS]}")
+    progress = lambda name: print(f"... {name}", file=sys.stderr, flush=True)    # noqa: E731
+    if args.strategies:
+        results = run_audit(args.quick, args.rounds, names, progress)
+        results["command"] = "python -m benchmarks.networks " + " ".join(argv)
+        print(format_audit(results))
+        out = args.out or (AUDIT if not (args.quick or names) else None)
+        if out and not args.no_save:
+            out.write_text(json.dumps(results, indent=1, default=float) + "\n")
+            print(f"\nwrote {out}")
+        return
     contenders = tuple(c for c in CONTENDERS if not (args.no_jax and c.startswith("JAX")))
-    results = run(args.quick, args.rounds, names, contenders,
-                  progress=lambda name: print(f"... {name}", file=sys.stderr, flush=True))
+    results = run(args.quick, args.rounds, names, contenders, progress=progress)
     results["command"] = "python -m benchmarks.networks " + " ".join(argv)
     print(format_tables(results))
     full = not (args.quick or names or args.no_jax)

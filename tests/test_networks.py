@@ -122,3 +122,47 @@ def test_stored_results_are_a_full_run():
         assert net["batch"] == spec.full[0]
         assert len(net["layers"]) == len(nets._merge(spec.build(*spec.full)))
         assert all(r["max_rel_error_vs_torch"] < 1e-4 for r in net["layers"])
+
+
+def test_strategy_audit_times_every_strategy_of_every_layer(tmp_path, capsys):
+    """``--strategies``: each conv layer through every strategy that can run it, timed, next to
+    the cost model's estimates, its pick and the fastest (no time is asserted)."""
+    out = tmp_path / "audit.json"
+    nets.main(["--strategies", "--quick", "--rounds", "1", "--networks", "wavenet",
+               "--out", str(out)])
+    results = json.loads(out.read_text())
+    (net,) = results["audit"]
+    spec = next(n for n in nets.NETWORKS if n.name == "wavenet")
+    layers = nets._merge(spec.build(*spec.quick))
+    assert [r["name"] for r in net["layers"]] == [layer.name for layer in layers]
+    for row, layer in zip(net["layers"], layers):
+        expected = {"flat_gemm", "im2col_gemm"}                 # 1-D, stride 1: no Winograd
+        expected |= {"pointwise"} if layer.w[2:] == (1,) else set()
+        expected |= {"depthwise"} if layer.w[1] == 1 else set()     # the 1 -> 64 input layer
+        assert set(row["times"]) == set(row["estimates"]) == expected, layer.name
+        assert all(t > 0 for t in row["times"].values())
+        assert row["fastest"] == min(row["times"], key=row["times"].get)
+        assert row["chosen"] in expected and row["chosen_over_fastest"] >= 1.0
+        assert row["max_rel_difference"] < 1e-4
+    assert net["seconds_picked"] >= net["seconds_fastest"] > 0
+    assert set(net["wrong_picks"]) == {r["name"] for r in net["layers"]
+                                      if r["chosen_over_fastest"] > nets.AUDIT_TOLERANCE}
+    printed = capsys.readouterr().out
+    assert "**WaveNet stack (1-D)**" in printed and "cost model's pick" in printed
+
+
+def test_stored_audit_is_a_full_run():
+    """benchmarks/strategies.json (read by the book) audits every conv layer with a choice."""
+    results = json.loads(nets.AUDIT.read_text())
+    assert not results["quick"] and results["command"].startswith(
+        "python -m benchmarks.networks --strategies")
+    assert [n["name"] for n in results["audit"]] == [n.name for n in nets.NETWORKS]
+    for net, spec in zip(results["audit"], nets.NETWORKS):
+        layers = [layer for layer in nets._merge(spec.build(*spec.full)) if layer.op == "conv"]
+        zeros = [nets.strategy_calls(layer, *nets._zeros(layer)) for layer in layers]
+        with_choice = [layer.name for layer, calls in zip(layers, zeros) if len(calls) > 1]
+        assert [r["name"] for r in net["layers"]] == with_choice
+        for row, calls in zip(net["layers"], [c for c in zeros if len(c) > 1]):
+            assert set(row["times"]) == set(calls) and row["chosen"] in calls
+            assert row["max_rel_difference"] < 1e-4
+        assert net["seconds_picked"] >= net["seconds_fastest"]
