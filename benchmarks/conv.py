@@ -18,8 +18,9 @@ samples of all contenders of a case are taken *interleaved* (with a short pause 
 ``time_interleaved``), so background load hits them alike. The table reports the minimum (the
 least disturbed run, as ``timeit`` recommends); the JSON also keeps the median and the minor page
 faults per call. glibc is asked to keep freed memory (``keep_freed_memory``), so that no
-contender's large temporaries fault in again on every call. Ratios are throughput ratios, conv_lib / framework, from the minima; the headline
-ratio compares like with like (same NCHW layout); the best-layout numbers are shown too.
+contender's large temporaries fault in again on every call. Ratios are throughput ratios,
+conv_lib / framework, from the minima; the headline ratio compares like with like (same NCHW
+layout); the best-layout numbers are shown too.
 
 OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when NumPy is imported; if the environment pins
 an older kernel there, ``--unset-openblas-env`` re-executes this script without both variables.

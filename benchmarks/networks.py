@@ -383,13 +383,16 @@ AUDIT_TOLERANCE = 1.10
 
 def strategy_calls(layer, x, w):
     """name -> no-argument call of every strategy that can compute this conv layer, forced."""
+    return _forced(plan_conv(x, w, **layer.kwargs))
+
+
+def _forced(p):
+    """``strategy_calls`` for a planned layer ``p`` (``conv.plan_conv``)."""
     from conv_lib import _engine
 
-    p = plan_conv(x, w, **layer.kwargs)
     args = (p.x, p.w, p.stride, p.dilation, p.groups, p.out_sizes, p.pads, p.padding_mode)
     return {s.__name__.lstrip("_"): (lambda s=s: _engine.correlate(*args, strategy=s))
-            for s in _engine.STRATEGIES
-            if _engine.applicable(s, p.w.shape, p.stride, p.dilation, p.groups)}
+            for s in _engine.candidates(p.w.shape, p.stride, p.dilation, p.groups)}
 
 
 def audit_layer(layer, timing):
@@ -399,7 +402,8 @@ def audit_layer(layer, timing):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(layer.x, dtype=np.float32)
     w = rng.standard_normal(layer.w, dtype=np.float32)
-    calls = strategy_calls(layer, x, w)
+    p = plan_conv(x, w, **layer.kwargs)
+    calls = _forced(p)
     results = {name: call() for name, call in calls.items()}
     first = next(iter(results.values()))
     scale = max(float(np.abs(first).max()), 1e-30)
@@ -408,9 +412,8 @@ def audit_layer(layer, timing):
     del results, first
     times = {k: v["min"] for k, v in
              bench.summarise(bench.time_interleaved(calls, **timing)).items()}
-    p = plan_conv(x, w, **layer.kwargs)
-    strategies = {s.__name__.lstrip("_"): s for s in _engine.STRATEGIES}
-    estimates = {k: _engine.estimate_seconds(strategies[k], p.x.shape, p.w.shape, p.stride,
+    by_name = {s.__name__.lstrip("_"): s for s in _engine.STRATEGIES}
+    estimates = {k: _engine.estimate_seconds(by_name[k], p.x.shape, p.w.shape, p.stride,
                                              p.dilation, p.groups, p.out_sizes) for k in calls}
     chosen = layer_strategy(layer, x, w)
     fastest = min(times, key=times.get)

@@ -77,6 +77,11 @@ def applicable(strategy, w_shape, stride, dilation=None, groups=1):
     return strategy is _im2col_gemm
 
 
+def candidates(w_shape, stride, dilation=None, groups=1):
+    """The strategies that can compute this layer (``applicable``), in ``STRATEGIES`` order."""
+    return [s for s in STRATEGIES if applicable(s, w_shape, stride, dilation, groups)]
+
+
 def _gemm_seconds(m, n, k, calls):
     rate = GEMM_FLOPS * math.prod(v / (v + h) for v, h in zip((m, n, k), GEMM_HALF))
     return 2 * m * n * k * calls / rate + calls * CALL
@@ -175,9 +180,9 @@ def _cheapest(w_shape, stride, x_shape, groups, dilation, out_sizes):
     if out_sizes is None:
         out_sizes = [(size - d * (k - 1) - 1) // s + 1
                      for size, k, s, d in zip(x_shape[2:], w_shape[2:], stride, dilation)]
-    candidates = [s for s in STRATEGIES if applicable(s, w_shape, stride, dilation, groups)]
-    return min(candidates, key=lambda s: estimate_seconds(s, x_shape, w_shape, stride, dilation,
-                                                          groups, out_sizes))
+    return min(candidates(w_shape, stride, dilation, groups),
+               key=lambda s: estimate_seconds(s, x_shape, w_shape, stride, dilation, groups,
+                                              out_sizes))
 
 
 def correlate(x, w, stride, dilation, groups, out_sizes, pads, mode="zeros", strategy=None):
