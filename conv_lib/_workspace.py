@@ -2,6 +2,7 @@
 
 Nothing here computes a convolution; ``_gemm`` and ``_direct`` do, ``_engine`` chooses between them.
 """
+import itertools
 import math
 import os
 import threading
@@ -17,8 +18,28 @@ from numpy.lib.stride_tricks import as_strided
 CHUNK_BYTES = 4 << 20
 
 # Threads for the direct strategies (one per core the process may use), started on first use.
-WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+WORKERS = len(CPUS) if CPUS else os.cpu_count() or 1
 _pool = None
+_started = itertools.count()
+
+
+def _pin_worker():
+    """Keep the i-th worker thread on the i-th core (Linux; elsewhere a no-op).
+
+    The workers sleep between calls. Woken together, Linux first runs them on the core of the
+    thread that woke them, and moves one away only a few milliseconds later; until then two
+    workers share a core and each piece takes two to three times its CPU time. Measured on a 3x3
+    layer (64 channels, 56x56, batch 8) called every 0.12 s: 12.1 ms unpinned, 8.8 ms pinned
+    (7-8 ms back to back). OpenMP runtimes offer the same (OMP_PROC_BIND);
+    ``CONV_LIB_PIN_THREADS=0`` turns it off.
+    """
+    i = next(_started)
+    if CPUS and os.environ.get("CONV_LIB_PIN_THREADS", "1") != "0":
+        try:
+            os.sched_setaffinity(threading.get_native_id(), {CPUS[i % len(CPUS)]})
+        except OSError:               # a sandbox that forbids it: run unpinned
+            pass
 
 
 def parallel(work, n):
@@ -33,7 +54,8 @@ def parallel(work, n):
     if parts <= 1:
         return work(0, n)
     if _pool is None:
-        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="conv_lib")
+        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="conv_lib",
+                                   initializer=_pin_worker)
     bounds = [n * i // parts for i in range(parts + 1)]
     for future in [_pool.submit(work, lo, hi) for lo, hi in zip(bounds, bounds[1:])]:
         future.result()

@@ -10,7 +10,11 @@ and asymmetric padding. The chunking of the GEMM strategies is exercised by shri
 of the benchmark networks (scaled down) through the cost model's choice and every other strategy.
 No timing here: speed is measured by ``python -m benchmarks.networks``.
 """
+import ast
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -252,6 +256,32 @@ def test_gemm_chunks_split_rows_and_batches(monkeypatch, chunk_bytes, strategy, 
     for cfg in cases:
         _check(getattr(_engine, strategy), cfg, seed=0, layout=layout)
         _check(getattr(_engine, strategy), cfg, seed=1, layout=layout)
+
+
+PIN_PROBE = """
+import os, threading
+from conv_lib import _workspace as ws
+cpus, together = set(), threading.Barrier(ws.WORKERS)
+def work(lo, hi):                   # each piece waits for the others: one thread each
+    together.wait(timeout=10)
+    cpus.add(frozenset(os.sched_getaffinity(threading.get_native_id())))
+ws.parallel(work, ws.WORKERS)
+print(sorted(sorted(c) for c in cpus))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or _workspace.WORKERS < 2,
+                    reason="needs Linux and two cores")
+@pytest.mark.parametrize("pin", ["1", "0"])
+def test_worker_threads_are_pinned_one_per_core(pin):
+    """Each pool thread runs on its own core (``_workspace._pin_worker``); the environment
+    variable turns that off. A fresh interpreter, so that the pool starts under the setting."""
+    env = dict(os.environ, CONV_LIB_PIN_THREADS=pin)
+    out = subprocess.run([sys.executable, "-c", PIN_PROBE], env=env, capture_output=True,
+                         text=True, check=True).stdout
+    allowed = sorted(os.sched_getaffinity(0))
+    expected = [[c] for c in allowed] if pin == "1" else [allowed]
+    assert ast.literal_eval(out) == expected
 
 
 @pytest.mark.parametrize("elements", [1, 40, 10_000])
