@@ -556,6 +556,25 @@ def load_results(path=RESULTS):
     return json.loads(Path(path).read_text())
 
 
+def add_openblas_flag(parser):
+    parser.add_argument("--unset-openblas-env", action="store_true",
+                        help="re-run without " + " / ".join(OPENBLAS_VARS) + " in the environment")
+
+
+def rerun_without_openblas_env(module, argv):
+    """If the environment sets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, replace this process
+    (``os.execve``) by ``python -m module *argv`` without them; what was removed is passed on in
+    CK_BENCH_REMOVED_ENV for the results file. Returns only when neither is set."""
+    if not any(v in os.environ for v in OPENBLAS_VARS):
+        return
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
+    env["CK_BENCH_REMOVED_ENV"] = json.dumps({v: os.environ[v] for v in OPENBLAS_VARS
+                                              if v in os.environ})
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m benchmarks.conv",
@@ -567,16 +586,10 @@ def main(argv=None):
     parser.add_argument("--out", type=Path,
                         help=f"JSON output (default {RESULTS.name} for a full run)")
     parser.add_argument("--no-save", action="store_true", help="print the table only")
-    parser.add_argument("--unset-openblas-env", action="store_true",
-                        help="re-run without " + " / ".join(OPENBLAS_VARS) + " in the environment")
+    add_openblas_flag(parser)
     args = parser.parse_args(argv)
-    if args.unset_openblas_env and any(v in os.environ for v in OPENBLAS_VARS):
-        env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
-        env["CK_BENCH_REMOVED_ENV"] = json.dumps({v: os.environ[v] for v in OPENBLAS_VARS
-                                                  if v in os.environ})
-        root = str(Path(__file__).resolve().parent.parent)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        os.execve(sys.executable, [sys.executable, "-m", "benchmarks.conv", *argv], env)
+    if args.unset_openblas_env:
+        rerun_without_openblas_env("benchmarks.conv", argv)
     names = args.cases.split(",") if args.cases else None
     results = run(args.quick, args.rounds, names, not args.no_reference,
                   progress=lambda name: print(f"... {name}", file=sys.stderr, flush=True))

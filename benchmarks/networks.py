@@ -577,7 +577,10 @@ def main(argv=None):
     parser.add_argument("--strategies", action="store_true",
                         help="audit the cost model: time every strategy on every conv layer "
                              f"(a full run writes {AUDIT.name})")
+    bench.add_openblas_flag(parser)
     args = parser.parse_args(argv)
+    if args.unset_openblas_env:
+        bench.rerun_without_openblas_env("benchmarks.networks", argv)
     names = args.networks.split(",") if args.networks else None
     unknown = set(names or ()) - {n.name for n in NETWORKS}
     if unknown:

@@ -6,7 +6,10 @@ runs, agrees with PyTorch on every case it times, and stores everything chapter 
 import json
 import sys
 
+import pytest
+
 from benchmarks import conv as bench
+from benchmarks import networks as nets
 
 
 def test_quick_run_writes_every_field_the_book_reads(tmp_path, capsys):
@@ -41,17 +44,20 @@ def test_stored_results_are_a_full_run():
         assert case["max_rel_error_vs_torch"] < 1e-4
 
 
-def test_unset_openblas_env_reexecutes_without_the_variables(monkeypatch):
-    """--unset-openblas-env replaces the process (os.execve) with one that lacks both variables."""
+@pytest.mark.parametrize("module", [bench, nets])
+def test_unset_openblas_env_reexecutes_without_the_variables(monkeypatch, module):
+    """--unset-openblas-env replaces the process (os.execve) with one that lacks both variables,
+    in both benchmarks."""
     calls = []
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     monkeypatch.setattr(bench.os, "execve", lambda exe, argv, env: calls.append((exe, argv, env)))
-    monkeypatch.setattr(bench, "run", lambda *a, **k: (_ for _ in ()).throw(SystemExit(0)))
+    monkeypatch.setattr(module, "run", lambda *a, **k: (_ for _ in ()).throw(SystemExit(0)))
     try:
-        bench.main(["--unset-openblas-env", "--quick", "--no-save"])
+        module.main(["--unset-openblas-env", "--quick", "--no-save"])
     except SystemExit:
         pass
     (exe, argv, env), = calls
-    assert exe == sys.executable and argv[1:3] == ["-m", "benchmarks.conv"]
+    assert exe == sys.executable and argv[1:3] == ["-m", module.__name__]
+    assert argv[3:] == ["--unset-openblas-env", "--quick", "--no-save"]
     assert not any(v in env for v in bench.OPENBLAS_VARS)
     assert json.loads(env["CK_BENCH_REMOVED_ENV"])["OPENBLAS_CORETYPE"] == "Haswell"
