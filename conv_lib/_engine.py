@@ -127,7 +127,8 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         ndim = len(out_sizes)
         tiles = tile_counts(out_sizes)
         cols, comps = n * math.prod(tiles), 4 ** ndim
-        seconds = _gemm_seconds(c_out, cols, c_in, comps) + comps * c_out * c_in / COPY_RATE
+        # U (4^d, C_out, C_in) is written by the kernel transform and read back by the products
+        seconds = _gemm_seconds(c_out, cols, c_in, comps) + 2 * comps * c_out * c_in / COPY_RATE
         ins = n * math.prod(2 * t + 2 for t in tiles) * c_in + 1.5 * comps * cols * c_in
         outs = 1.5 * comps * cols * c_out + n * c_out * positions    # (V, M, half-way arrays)
         # channels last, the passes run over contiguous runs of C numbers, each a NumPy loop
