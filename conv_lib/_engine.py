@@ -140,9 +140,14 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         row, inner, _ = flat_geometry(padded, kernel, dilation, out_sizes)
         columns = (out_sizes[0] - 1) * row + inner
         copied, junk = n * c_in * taps * columns / COPY_RATE, columns != positions
+        if list(padded) != list(x_shape[2:]):          # correlate pads a copy of x for it first
+            copied += n * c_in * math.prod(padded) / COPY_RATE
     else:
-        columns = positions
-        copied, junk = n * c_in * taps * columns / GATHER_RATE, False
+        # strided windows copy with a stride inside; in 1-D with stride 1 each (image, channel,
+        # tap) is one contiguous run, as fast as the flat copy (WaveNet's kernel-2 layers)
+        columns, contiguous = positions, len(out_sizes) == 1 and stride[0] == 1
+        rate = COPY_RATE if contiguous else GATHER_RATE
+        copied, junk = n * c_in * taps * columns / rate, False
     chunk_images = max(1, min(n, CHUNK_BYTES // max(1, c_in * taps * columns * item)))
     wide = chunk_images == 1 or columns >= WIDE_COLUMNS
     chunks = -(-n // chunk_images)
