@@ -83,7 +83,10 @@ def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None, mode=None)
     if mode not in ("flat", "rows"):
         raise ValueError(f"mode={mode!r} must be None, 'flat' or 'rows'")
     w2 = w.reshape(c, mult, -1).transpose(1, 0, 2)               # (m, C, T): w2[j, c, t]
-    weights = _expanded(w2, plane, c, xp.dtype) if mode == "flat" else w2[..., None]
+    if mode == "flat":
+        weights = _expanded(w2, plane, c, xp.dtype)              # (m, T, C * plane)
+    else:
+        weights = np.ascontiguousarray(w2.transpose(0, 2, 1))[..., None]   # (m, T, C, 1)
     chunk = max(1, min(c, DEPTHWISE_ELEMENTS // math.prod(box)))
     if n * -(-c // chunk) < ws.WORKERS:                          # give every core some planes
         chunk = max(1, -(-c // ws.WORKERS))
@@ -103,40 +106,54 @@ def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None, mode=None)
         acc, tmp = (ws.scratch(name, chunk * plane, xp.dtype) for name in ("acc", "tmp"))
         split = (chunk, *(a for p, s in zip(planes, stride) for a in (p, s)))
         order = (*range(2, 2 + 2 * ndim, 2), 0, *range(1, 1 + 2 * ndim, 2))
+        views = {}
+
+        def views_of(b):
+            """The slices of one step over b planes, made once (a step is then only ufunc calls:
+            with small steps, Python's per-slice overhead, serialised by the GIL, would add up)."""
+            if b not in views:
+                if mode == "flat":
+                    length = (b - 1) * plane + span
+                    cut = lambda a, off: a[off:off + length]                       # noqa: E731
+                else:
+                    cut = lambda a, off: (                                         # noqa: E731
+                        a[:b * plane].reshape(b, plane)[:, off:off + span])
+                planes_of = lambda a: a[:b * plane].reshape(b, *planes)[valid]     # noqa: E731
+                ph = phases.reshape(*stride, chunk, *planes)[(Ellipsis, slice(0, b)) +
+                                                             (slice(None),) * ndim]
+                phase_src = block.reshape(split).transpose(order)[
+                    (Ellipsis, slice(0, b)) + (slice(None),) * ndim]
+                views[b] = (block[(slice(0, b), *dst)], ph, phase_src, cut(acc, 0), cut(tmp, 0),
+                            [cut(phases[p], off) for p, off in offsets],
+                            planes_of(acc), planes_of(tmp))
+            return views[b]
+
         while True:
             with lock:                                  # the next step, whoever is free
                 step = next(queue, None)
             if step is None:
                 return
             img, c0, c1 = step
-            b = c1 - c0
-            block[(slice(0, b), *dst)] = xp[(img, slice(c0, c1), *src)]    # 1. pad, in cache
+            (inside, ph, phase_src, head, product, sources,
+             acc_planes, tmp_planes) = views_of(c1 - c0)
+            inside[...] = xp[(img, slice(c0, c1), *src)]                    # 1. pad, in cache
             if strided:                                                    # 2. phases
-                ph = phases.reshape(*stride, chunk, *planes)[(Ellipsis, slice(0, b)) +
-                                                             (slice(None),) * ndim]
-                np.copyto(ph, block.reshape(split).transpose(order)[
-                    (Ellipsis, slice(0, b)) + (slice(None),) * ndim])
+                np.copyto(ph, phase_src)
             for j in range(mult):                                          # 3. the taps
                 if mode == "flat":
-                    length = (b - 1) * plane + span
-                    view = lambda a, off: a[off:off + length]              # noqa: E731
-                    wt = [weights[j, t, c0 * plane:c0 * plane + length] for t in range(len(taps))]
+                    wt = weights[j, :, c0 * plane:c0 * plane + head.shape[0]]
                 else:
-                    view = lambda a, off: a[:b * plane].reshape(b, plane)[:, off:off + span]  # noqa: E731
-                    wt = [weights[j, c0:c1, t] for t in range(len(taps))]
-                head, product = view(acc, 0), view(tmp, 0)
-                (p0, off0), *rest = offsets
-                np.multiply(view(phases[p0], off0), wt[0], out=head)
-                for t, (p, off) in enumerate(rest, start=1):
-                    np.multiply(view(phases[p], off), wt[t], out=product)
+                    wt = weights[j, :, c0:c1]
+                np.multiply(sources[0], wt[0], out=head)
+                for t in range(1, len(taps)):
+                    np.multiply(sources[t], wt[t], out=product)
                     if t < len(taps) - 1:
                         head += product
                 out = y[img, c0:c1, j]                                     # 4. into y
-                planes_of = lambda a: a[:b * plane].reshape(b, *planes)[valid]  # noqa: E731
                 if len(taps) == 1:
-                    out[...] = planes_of(acc)
+                    out[...] = acc_planes
                 else:
-                    np.add(planes_of(acc), planes_of(tmp), out=out)
+                    np.add(acc_planes, tmp_planes, out=out)
 
     ws.parallel(work, min(ws.WORKERS, len(steps)))
     return y.reshape(n, c * mult, *out_sizes)
