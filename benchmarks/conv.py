@@ -272,6 +272,8 @@ def run_case(case, quick, timing, reference=True):
                    _engine._winograd: _engine._flat_gemm}.get(strategy)
     if strategy is _engine._depthwise and not unit_stride:
         alternative = _engine._im2col_gemm
+    if strategy is _engine._im2col_gemm and unit_stride:          # the cost model preferred it
+        alternative = _engine._flat_gemm
     if alternative:
         calls[alternative.__name__.lstrip("_")] = lambda: conv_with(alternative, x, w, case.kwargs)
     calls.update(framework_calls(x, w, case.kwargs))
