@@ -381,6 +381,29 @@ def test_pages_have_no_console_errors(pages):
     assert not problems, "\n".join(problems)
 
 
+def test_pages_do_not_pan_sideways_on_a_phone(pages):
+    """At a phone's width (375 px) no page is wider than the screen: wide code, tables and figures
+    scroll inside their own boxes, and nothing else (such as the theme's hidden heading permalinks,
+    which ``book/site.css`` clips) makes the whole page pan sideways."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    wide = []
+    with serve(SITE) as base, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
+                                     args=["--no-sandbox", "--disable-gpu",
+                                           "--disable-dev-shm-usage"])
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 800})
+            for source, info in sorted(pages.items()):
+                page.goto(base + ("/" if info["slug"] == "index" else f"/{info['slug']}"),
+                          wait_until="networkidle")
+                width = page.evaluate("document.documentElement.scrollWidth")
+                if width > 375:
+                    wide.append(f"{source}: {width} px wide")
+        finally:
+            browser.close()
+    assert not wide, "\n".join(wide)
+
+
 def test_exercises_are_downloadable(pages):
     html = pages["index.md"]["html"].read_text(encoding="utf-8")
     for name in EXERCISES:
