@@ -29,6 +29,14 @@ def chromium_path():
     return found
 
 
+def launch(playwright, *extra_args):
+    """Headless Debian chromium through ``playwright`` (a sync_playwright() handle), with the
+    flags every browser test needs in a container (no sandbox, no GPU, no /dev/shm)."""
+    return playwright.chromium.launch(
+        executable_path=chromium_path(), headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", *extra_args])
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

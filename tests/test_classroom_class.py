@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.grading import PROFILES, local_dask_cluster, make_class
-from tests.browser import chromium_path, serve
+from tests.browser import launch, serve
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("classroom")]
 
@@ -136,11 +136,9 @@ def test_report_opens_in_chromium_without_errors(graded):
     assert {p.name for p in folder.iterdir()} >= {"report.html", "summary.md", "scores.png", "outcomes.png",
                                                    "mistakes.png", "timing.png"}
     sync_api = pytest.importorskip("playwright.sync_api")
-    executable = chromium_path()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw, serve(folder) as base_url:
-        browser = pw.chromium.launch(executable_path=executable, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        browser = launch(pw)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         errors, requests = [], []
         page.on("pageerror", lambda e: errors.append(str(e)))

@@ -24,7 +24,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from browser import chromium_path, free_port, serve
+from browser import free_port, launch, serve
 from conv_lib.course.widgets import CausalStackExplorer, ConvPlayground, ReceptiveFieldGrowth
 
 pytestmark = pytest.mark.timeout(900)
@@ -52,11 +52,8 @@ PAGE = """# Playgrounds
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
-    executable = chromium_path()
     with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, headless=True,
-                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                     "--disable-background-networking", "--no-first-run"])
+        b = launch(pw, "--disable-background-networking", "--no-first-run")
         yield b
         b.close()
 

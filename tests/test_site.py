@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import chromium_path, serve
+from browser import launch, serve
 from conftest import BOOK, EXECUTE_CACHE, ROOT, SITE, book_chapters, book_toc
 from conv_lib.course.viz import LIVE_NOTE
 from tests.nbval_myst_cache import cacheable_reason, myst_cache_key
@@ -214,14 +214,11 @@ def test_live_chapters_show_the_note_not_the_kernel_placeholder(pages):
     """What a reader sees: every chapter with viz.live controls, opened in headless Chromium, shows
     the static figure and our note, and nowhere the theme's 'kernel connection is required'."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = chromium_path()
     live = {chapter: pages[chapter] for chapter in CHAPTERS if _live_outputs(pages[chapter])}
     assert live, "no chapter page has viz.live controls: is the test looking at the right site?"
     problems = []
     with serve(SITE) as base, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu",
-                                           "--disable-dev-shm-usage"])
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             for chapter, info in live.items():
@@ -345,6 +342,11 @@ def test_build_log_is_clean(site):
 
 
 @pytest.mark.browser
+def _page_url(base, info):
+    """Where the served site shows a page (the index at the root)."""
+    return base + ("/" if info["slug"] == "index" else f"/{info['slug']}")
+
+
 def test_pages_have_no_console_errors(pages):
     """Every page, opened in headless Chromium, raises no page error, logs no console error and
     asks no other host for anything (the theme's CDN stylesheets are served by the site itself,
@@ -352,12 +354,9 @@ def test_pages_have_no_console_errors(pages):
     errors include React's hydration errors (#418/#423), which a rewrite of the built HTML that
     the browser bundle does not share would cause."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    chromium = chromium_path()
     problems = []
     with serve(SITE) as base, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu",
-                                           "--disable-dev-shm-usage"])
+        browser = launch(pw)
         try:
             for source, info in sorted(pages.items()):
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -369,8 +368,7 @@ def test_pages_have_no_console_errors(pages):
                 page.on("requestfailed", lambda req, failed=failed: failed.append(req.url))
                 page.on("request", lambda req, foreign=foreign: foreign.append(req.url)
                         if not req.url.startswith((base, "data:", "blob:")) else None)
-                url = base + ("/" if info["slug"] == "index" else f"/{info['slug']}")
-                page.goto(url, wait_until="networkidle")
+                page.goto(_page_url(base, info), wait_until="networkidle")
                 page.wait_for_timeout(500)  # hydration errors are logged after the load event
                 page.close()
                 problems += [f"{source}: asks another host for {u}" for u in sorted(set(foreign))]
@@ -388,14 +386,11 @@ def test_pages_do_not_pan_sideways_on_a_phone(pages):
     sync_api = pytest.importorskip("playwright.sync_api")
     wide = []
     with serve(SITE) as base, sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                     args=["--no-sandbox", "--disable-gpu",
-                                           "--disable-dev-shm-usage"])
+        browser = launch(pw)
         try:
             page = browser.new_page(viewport={"width": 375, "height": 800})
             for source, info in sorted(pages.items()):
-                page.goto(base + ("/" if info["slug"] == "index" else f"/{info['slug']}"),
-                          wait_until="networkidle")
+                page.goto(_page_url(base, info), wait_until="networkidle")
                 width = page.evaluate("document.documentElement.scrollWidth")
                 if width > 375:
                     wide.append(f"{source}: {width} px wide")
