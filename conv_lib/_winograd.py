@@ -51,10 +51,11 @@ import numpy as np
 from . import _workspace as ws
 
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-# V and M of the images of one step hold at most about this many bytes. Every product runs over
-# all the tiles of a step (the wider, the faster), so steps only bound the scratch memory: a
-# 32^3 volume with 64 -> 32 channels needs 100 MB and goes one image per step.
-WINOGRAD_CHUNK_BYTES = 64 << 20
+# V and M of one piece (``_winograd``) hold at most about this many bytes. The products run
+# over the tiles of one piece, so pieces must be wide: measured on ResNet-50's 3x3 layers and
+# the 3-D U-Net's, 8-16 MiB pieces run fastest, 1 MiB ones two to three times slower (narrow
+# products), 32 MiB ones up to 30% slower (too few pieces for the queue to balance the cores).
+WINOGRAD_PIECE_BYTES = 16 << 20
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,92 +118,80 @@ def _winograd(x, w, stride, dilation, groups, out_sizes, pads=None):
     ``pads`` (zeros) or already padded (pads None); w : (C_out, C_in, 3, ..., 3)
     -> (N, C_out, *out_sizes).
 
-    The kernel transform first, then three rounds per step of images, each split between the
-    cores: steps 1-2 (each core some of the images, or a band of tile rows of one), step 3 (each
-    core some of the 4^d products, each over all the tiles, so that no product is narrow and a
-    core reads only its part of U), steps 4-5. BLAS runs single-threaded inside the rounds: its
-    own threads would compete with ours, and keep spinning on a core for 0.1 s afterwards.
+    The kernel transform first (step 3a, the 4^d products split between the cores), then the
+    layer in pieces -- a few images, or a band of tile rows of one -- each taken by a core from
+    a common queue (``_workspace.each_chunk``) and carried through steps 1-5 by that core alone,
+    with a single-threaded BLAS. A core never waits for the other between the steps (splitting
+    each step between the cores instead, with a wait after each, measured 5-30% slower: 16% on
+    ResNet's 56x56 layer, 28-31% on the 3-D U-Net's), and a piece's V and M stay its own scratch.
     """
     ndim = len(out_sizes)
     n, c_in = x.shape[:2]
     c_out = w.shape[0]
     pads = pads or [(0, 0)] * ndim
     tiles = tile_counts(out_sizes)
-    comps, per_image, dtype = 4 ** ndim, math.prod(tiles), x.dtype
+    comps, dtype = 4 ** ndim, x.dtype
     k_mat = kernel_matrix(ndim, dtype)
     w_t = w.reshape(c_out * c_in, 3 ** ndim).T                       # (3^d, C_out * C_in), a view
     u = ws.scratch("winograd_u", comps * c_out * c_in, dtype).reshape(comps, c_out, c_in)
     y = np.empty((n, c_out, *out_sizes), dtype=dtype)
-    image_bytes = comps * per_image * (c_in + c_out) * x.itemsize     # V and M of one image
-    step = max(1, min(n, WINOGRAD_CHUNK_BYTES // image_bytes))
     blas = ws._blas_controller()
     with blas.limit(limits=1) if blas is not None else contextlib.nullcontext():
         each = ws.parallel if blas is not None else lambda fn, count: fn(0, count)
         each(lambda lo, hi: np.matmul(k_mat[lo:hi], w_t,                   # step 3a: U = K w
                                       out=u[lo:hi].reshape(hi - lo, c_out * c_in)), comps)
-        for n0 in range(0, n, step):
-            _winograd_step(x, n0, min(n, n0 + step), pads, u, y, each)
+    row_bytes = comps * math.prod(tiles[1:]) * (c_in + c_out) * x.itemsize   # one tile row's V, M
+    ws.each_chunk(lambda piece: _winograd_piece(x, *piece, pads, u, y),
+                  ws._chunks(n, tiles[0], row_bytes, WINOGRAD_PIECE_BYTES))
     return y
 
 
-def _winograd_step(x, n0, n1, pads, u, y, each):
-    """Steps 1, 2, 3b, 4 and 5 for the images n0..n1-1 (``_winograd``): y[n0:n1] from x[n0:n1]
-    and the transformed kernel u (4^d, C_out, C_in); ``each(fn, n)`` runs fn(lo, hi) on pieces
-    of range(n), one per core."""
+def _winograd_piece(x, n0, n1, lo, hi, pads, u, y):
+    """Steps 1, 2, 3b, 4 and 5 (``_winograd``) for the images n0..n1-1, tile rows lo..hi-1:
+    those outputs of y from x and the transformed kernel u (4^d, C_out, C_in)."""
     ndim, c_in, (comps, c_out, _) = x.ndim - 2, x.shape[1], u.shape
     out_sizes, dtype = y.shape[2:], x.dtype
     tiles = tile_counts(out_sizes)
+    tiles[0] = count = hi - lo                                    # this piece's tile rows
     padded = [2 * t + 2 for t in tiles]
-    b, per_image = n1 - n0, math.prod(tiles)
-    v = ws.scratch("winograd_v", comps * b * per_image * c_in, dtype)
+    b = n1 - n0
+    v = ws.scratch("winograd_v", comps * b * math.prod(tiles) * c_in, dtype)
     v = v.reshape((4,) * ndim + (b, *tiles, c_in))
-    m = ws.scratch("winograd_m", comps * b * per_image * c_out, dtype)
+    m = ws.scratch("winograd_m", comps * b * math.prod(tiles) * c_out, dtype)
     m = m.reshape((4,) * ndim + (b, *tiles, c_out))
 
-    def transform_in(i, lo, hi):               # steps 1 and 2: images i, tile rows lo..hi
-        rows = 2 * (hi - lo) + 2
-        images = i.stop - i.start
-        cur = ws.scratch("winograd_x", images * rows * math.prod(padded[1:]) * c_in, dtype)
-        cur = cur.reshape(images, rows, *padded[1:], c_in)
-        _pad_channels_last(x[n0 + i.start:n0 + i.stop], pads, cur, 2 * lo)
-        for j in range(ndim):                 # cur: (xi_0, ..., xi_{j-1}, N, *axes, C_in)
-            shape = list(cur.shape)
-            shape[2 * j + 1] = count = hi - lo if j == 0 else tiles[j]   # axis j -> tiles
-            if j == ndim - 1:
-                out = np.moveaxis(v[(slice(None),) * ndim + (i, slice(lo, hi))], j, 0)
-            else:
-                out = ws.scratch(f"winograd_in{j}", 4 * math.prod(shape), dtype)
-                out = out.reshape((4, *shape))
-            _input_axis(cur, 2 * j + 1, count, out)                # out[xi_j]
-            cur = np.moveaxis(out, 0, j)                           # xi_j after xi_{j-1}
+    # steps 1 and 2: the padded band channels last, then B^T along each axis
+    cur = ws.scratch("winograd_x", b * math.prod(padded) * c_in, dtype).reshape(b, *padded, c_in)
+    _pad_channels_last(x[n0:n1], pads, cur, 2 * lo)
+    for j in range(ndim):                     # cur: (xi_0, ..., xi_{j-1}, N, *axes, C_in)
+        shape = list(cur.shape)
+        shape[2 * j + 1] = tiles[j]                                # axis j -> its tiles
+        if j == ndim - 1:
+            out = np.moveaxis(v, j, 0)
+        else:
+            out = ws.scratch(f"winograd_in{j}", 4 * math.prod(shape), dtype).reshape(4, *shape)
+        _input_axis(cur, 2 * j + 1, tiles[j], out)                 # out[xi_j]
+        cur = np.moveaxis(out, 0, j)                               # xi_j after xi_{j-1}
 
-    def products(lo, hi):                      # step 3b: M = V @ U^T for xi in lo..hi
-        np.matmul(v.reshape(comps, -1, c_in)[lo:hi], u[lo:hi].transpose(0, 2, 1),
-                  out=m.reshape(comps, -1, c_out)[lo:hi])
+    # step 3b: M[xi] = V[xi] @ U[xi]^T, the 4^d products over the piece's tiles
+    np.matmul(v.reshape(comps, -1, c_in), u.transpose(0, 2, 1), out=m.reshape(comps, -1, c_out))
 
-    def transform_out(i, lo, hi):              # steps 4 and 5
-        cur = m[(slice(None),) * ndim + (i, slice(lo, hi))]
-        for j in range(ndim):
-            # cur: (xi_j, ..., xi_{d-1}, N, T_0, 2, ..., T_{j-1}, 2, T_j, ..., C_out);
-            # A^T along xi_j gives r_j, which goes right after T_j (index ndim + j + 1)
-            shape = list(cur.shape[1:])
-            shape.insert(ndim + j + 1, 2)
-            out = ws.scratch(f"winograd_out{j}", math.prod(shape), dtype).reshape(shape)
-            _output_axis(cur, _index(out, ndim + j + 1, 0), _index(out, ndim + j + 1, 1))
-            cur = out
-        last = min(2 * hi, out_sizes[0])
-        full = cur.reshape(-1, 2 * (hi - lo), *(2 * t for t in tiles[1:]), c_out)
-        full = full[(slice(None), slice(0, last - 2 * lo),
-                     *(slice(0, o) for o in out_sizes[1:]))]
-        np.copyto(y[n0 + i.start:n0 + i.stop, :, 2 * lo:last],
-                  full.transpose(0, ndim + 1, *range(1, ndim + 1)))
+    # step 4: A^T along each axis
+    cur = m
+    for j in range(ndim):
+        # cur: (xi_j, ..., xi_{d-1}, N, T_0, 2, ..., T_{j-1}, 2, T_j, ..., C_out);
+        # A^T along xi_j gives r_j, which goes right after T_j (index ndim + j + 1)
+        shape = list(cur.shape[1:])
+        shape.insert(ndim + j + 1, 2)
+        out = ws.scratch(f"winograd_out{j}", math.prod(shape), dtype).reshape(shape)
+        _output_axis(cur, _index(out, ndim + j + 1, 0), _index(out, ndim + j + 1, 1))
+        cur = out
 
-    # one piece of each transform round per core: some of the images, or bands of tile rows
-    pieces = [(slice(i0, i1), r0, r1)
-              for i0, i1, r0, r1 in ws._chunks(b, tiles[0], 1, b * tiles[0])]
-    ws.parallel(lambda a, e: [transform_in(*piece) for piece in pieces[a:e]], len(pieces))
-    each(products, comps)
-    ws.parallel(lambda a, e: [transform_out(*piece) for piece in pieces[a:e]], len(pieces))
+    # step 5: back channels first, without the outputs past an odd axis's end
+    last = min(2 * hi, out_sizes[0])
+    full = cur.reshape(b, 2 * count, *(2 * t for t in tiles[1:]), c_out)
+    full = full[(slice(None), slice(0, last - 2 * lo), *(slice(0, o) for o in out_sizes[1:]))]
+    np.copyto(y[n0:n1, :, 2 * lo:last], full.transpose(0, ndim + 1, *range(1, ndim + 1)))
 
 
 def _index(a, axis, i):

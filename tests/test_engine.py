@@ -176,7 +176,7 @@ def test_depthwise_toeplitz(in_cache):
 def test_winograd(ndim, examples, in_cache, monkeypatch):
     """F(2, 3) on every axis: odd and even output sizes (the last tile half outside), padding
     larger than the input, one image (its tile rows split between the cores) or several, and
-    one image per step (a step budget of one byte)."""
+    pieces of one tile row of one image (a piece budget of one byte)."""
     from conv_lib import _winograd
 
     @settings(max_examples=examples, **SETTINGS)
@@ -184,7 +184,7 @@ def test_winograd(ndim, examples, in_cache, monkeypatch):
     def run(cfg, seed, tiny):
         with monkeypatch.context() as m:
             if tiny:
-                m.setattr(_winograd, "WINOGRAD_CHUNK_BYTES", 1)
+                m.setattr(_winograd, "WINOGRAD_PIECE_BYTES", 1)
             _check(_engine._winograd, cfg, seed, in_cache=in_cache)
     run()
 
