@@ -61,7 +61,7 @@ def _layout(b, columns, layout, wide=WIDE_COLUMNS):
     return layout
 
 
-def _multiply(w_mat, block, kdims, y_band, valid=None, layout=None):
+def _multiply(w_mat, block, kdims, y_band, valid=None, layout=None, ordered=False):
     """One chunk: copy the im2col ``block`` into scratch columns, multiply, store in ``y_band``.
 
     w_mat  : (groups, Og, Cg * prod(k))
@@ -69,15 +69,20 @@ def _multiply(w_mat, block, kdims, y_band, valid=None, layout=None):
     y_band : (b, C_out, *band) -- where the results go
     valid  : None when the positions of ``block`` are exactly y_band's, else a function taking
              the product viewed as (b, C_out, columns) to a view of the valid outputs
+    ordered: ``block`` is already the contiguous side-by-side buffer (C_in, *k, b, *positions)
+             (``_im2col_gemm`` fills it in that order), so nothing is copied
     """
     groups, og, kg = w_mat.shape
-    b, pos_shape = block.shape[0], block.shape[2 + kdims:]
+    b, pos_shape = block.shape[kdims + 1 if ordered else 0], block.shape[2 + kdims:]
     columns = math.prod(pos_shape)
     dtype = y_band.dtype
-    if _layout(b, columns, layout) == "side_by_side":
-        order = (*range(1, 2 + kdims), 0, *range(2 + kdims, block.ndim))   # (C, *k, b, *pos)
-        cols = ws.scratch("cols", block.size, dtype).reshape([block.shape[i] for i in order])
-        np.copyto(cols, block.transpose(order))                            # the im2col copy
+    if ordered or _layout(b, columns, layout) == "side_by_side":
+        if ordered:
+            cols = block                                                   # nothing to copy
+        else:
+            order = (*range(1, 2 + kdims), 0, *range(2 + kdims, block.ndim))   # (C, *k, b, *pos)
+            cols = ws.scratch("cols", block.size, dtype).reshape([block.shape[i] for i in order])
+            np.copyto(cols, block.transpose(order))                        # the im2col copy
         prod = ws.scratch("product", groups * og * b * columns, dtype)
         np.matmul(w_mat, cols.reshape(groups, kg, b * columns),
                   out=prod.reshape(groups, og, b * columns))
@@ -168,8 +173,15 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None, pads=N
         def chunk(c):
             n0, n1, r0, r1 = c
             b, rows = n1 - n0, r1 - r0
-            cols = ws.scratch("im2col", b * per_row * rows, xp.dtype)
-            cols = cols.reshape(b, c_in, len(boxes), rows, *out_sizes[1:])
+            buf = ws.scratch("im2col", b * per_row * rows, xp.dtype)
+            # images side by side: fill the buffer in that order, (C, tap, b, *positions), not
+            # image by image and then copy it again (``_multiply``)
+            ordered = _layout(b, rows * math.prod(out_sizes[1:]), layout) == "side_by_side"
+            if ordered:
+                buf = buf.reshape(c_in, len(boxes), b, rows, *out_sizes[1:])
+                cols = buf.transpose(2, 0, 1, *range(3, buf.ndim))         # (b, C, tap, ...)
+            else:
+                cols = buf.reshape(b, c_in, len(boxes), rows, *out_sizes[1:])
             for i, (tap, box) in enumerate(zip(np.ndindex(*kernel), boxes)):
                 # this band's outputs [a, e) along each axis that read inside x (band-relative)
                 base = [r0] + [0] * (ndim - 1)
@@ -190,8 +202,12 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None, pads=N
                                 in zip(spans, base, tap, stride, dilation, pads))
                     dst[(slice(None), slice(None), *(slice(a, e) for a, e in spans))] = \
                         xp[(slice(n0, n1), slice(None), *src)]
-            _multiply(w_mat, cols.reshape(b, c_in, *kernel, rows, *out_sizes[1:]), ndim,
-                      y[n0:n1, :, r0:r1], layout=layout)
+            if ordered:
+                _multiply(w_mat, buf.reshape(c_in, *kernel, b, rows, *out_sizes[1:]), ndim,
+                          y[n0:n1, :, r0:r1], ordered=True)
+            else:
+                _multiply(w_mat, buf.reshape(b, c_in, *kernel, rows, *out_sizes[1:]), ndim,
+                          y[n0:n1, :, r0:r1], layout=layout)
 
     ws.each_chunk(chunk, chunks)
     return y
