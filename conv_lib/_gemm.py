@@ -202,12 +202,9 @@ def _im2col_gemm(xp, w, stride, dilation, groups, out_sizes, layout=None, pads=N
                                 in zip(spans, base, tap, stride, dilation, pads))
                     dst[(slice(None), slice(None), *(slice(a, e) for a, e in spans))] = \
                         xp[(slice(n0, n1), slice(None), *src)]
-            if ordered:
-                _multiply(w_mat, buf.reshape(c_in, *kernel, b, rows, *out_sizes[1:]), ndim,
-                          y[n0:n1, :, r0:r1], ordered=True)
-            else:
-                _multiply(w_mat, buf.reshape(b, c_in, *kernel, rows, *out_sizes[1:]), ndim,
-                          y[n0:n1, :, r0:r1], layout=layout)
+            shape = (c_in, *kernel, b) if ordered else (b, c_in, *kernel)
+            _multiply(w_mat, buf.reshape(*shape, rows, *out_sizes[1:]), ndim, y[n0:n1, :, r0:r1],
+                      layout=layout, ordered=ordered)
 
     ws.each_chunk(chunk, chunks)
     return y

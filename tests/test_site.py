@@ -341,12 +341,12 @@ def test_build_log_is_clean(site):
     assert not noisy, f"{len(noisy)} error lines in the build log, e.g. {noisy[:3]}"
 
 
-@pytest.mark.browser
 def _page_url(base, info):
     """Where the served site shows a page (the index at the root)."""
     return base + ("/" if info["slug"] == "index" else f"/{info['slug']}")
 
 
+@pytest.mark.browser
 def test_pages_have_no_console_errors(pages):
     """Every page, opened in headless Chromium, raises no page error, logs no console error and
     asks no other host for anything (the theme's CDN stylesheets are served by the site itself,
@@ -379,6 +379,7 @@ def test_pages_have_no_console_errors(pages):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.browser
 def test_pages_do_not_pan_sideways_on_a_phone(pages):
     """At a phone's width (375 px) no page is wider than the screen: wide code, tables and figures
     scroll inside their own boxes, and nothing else (such as the theme's hidden heading permalinks,
