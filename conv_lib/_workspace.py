@@ -46,8 +46,11 @@ def parallel(work, n):
     """Run ``work(lo, hi)`` on one contiguous piece of range(n) per core, in threads.
 
     Threads are enough: NumPy releases the GIL inside its ufunc loops, so the pieces run at the
-    same time (only BLAS calls such as matmul use all cores by themselves). Returns when all
-    pieces are done, re-raising their errors.
+    same time (only BLAS calls such as matmul use all cores by themselves) -- as long as each
+    NumPy call is long. Every call takes the GIL back at its end, and a thread that finds it held
+    sleeps until the other hands it over; measured here, two threads making calls of 16K float32
+    numbers (3 us each) were no faster than one, calls of 256K (70 us) 1.8-1.9 times as fast
+    (the appendix measures it live). Returns when all pieces are done, re-raising their errors.
     """
     global _pool
     parts = min(WORKERS, n)
@@ -69,8 +72,12 @@ def each_chunk(fn, chunks):
     because a free core simply takes the next chunk, a core that the operating system lends to
     another process for a while no longer stalls the other one at every product (measured on the
     shared benchmark machine: a 3x3x3 layer went from 325 to 107 ms, a ResNet 3x3 from 161 to
-    28 ms). Switching BLAS to one thread needs ``threadpoolctl``; without it the chunks run one
-    after the other with BLAS's own threads.
+    28 ms). It also leaves no OpenBLAS thread spinning after the call (OpenBLAS keeps one busy
+    for about 0.1 s after a multithreaded product): MobileNetV2's 1x1 24 -> 144 expansion at
+    56x56 runs faster alone as one BLAS-threaded matmul, but the depthwise layer after it then
+    took 23-29 ms instead of 14-15 in three runs (appendix, "Two cores from one Python
+    process"). Switching BLAS to one thread needs ``threadpoolctl``; without it the chunks run
+    one after the other with BLAS's own threads.
     """
     chunks = list(chunks)
     blas = _blas_controller()
