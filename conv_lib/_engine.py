@@ -111,7 +111,7 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         planes, _ = phase_geometry(kernel, stride, dilation, out_sizes)
         plane = math.prod(planes)
         mult = c_out // c_in
-        chunk = max(1, min(c_in, DEPTHWISE_ELEMENTS // (plane * math.prod(stride))))
+        chunk = max(1, min(c_in, DEPTHWISE_ELEMENTS // plane))
         steps = n * -(-c_in // chunk)
         seconds = n * c_out * plane * taps / DIRECT_RATE + steps * mult * (2 * taps + 2) * CALL
         if plane > FLAT_PLANE:
