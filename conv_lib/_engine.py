@@ -50,7 +50,7 @@ IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm, _winograd)   
 # Fitted once, on an earlier 2-core benchmark machine (an AMD EPYC); the stored runs of later
 # days come from an Intel Xeon where the same sgemm runs at 280-300 GFLOP/s. Only the
 # ranking matters, and ``python -m benchmarks.networks --strategies`` checks it on the machine
-# at hand (on the Xeon every pick of the network suite is within 13% of the fastest).
+# at hand (``benchmarks/strategies.json``: on the Xeon, every pick within 10% of the fastest).
 GEMM_FLOPS = 170e9        # a large square sgemm: 2048^3 float32 at 166-175 GFLOP/s (the EPYC)
 GEMM_HALF = (8, 96, 24)   # M, N, K at which a product runs at half speed along that dimension
 COPY_RATE = 1.5e9         # elements/s of a copy made of long contiguous runs (im2col, flat)

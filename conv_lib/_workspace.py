@@ -75,7 +75,7 @@ def each_chunk(fn, chunks):
     28 ms). It also leaves no OpenBLAS thread spinning after the call (OpenBLAS keeps one busy
     for about 0.1 s after a multithreaded product): MobileNetV2's 1x1 24 -> 144 expansion at
     56x56 runs faster alone as one BLAS-threaded matmul, but the depthwise layer after it then
-    took 23-29 ms instead of 14-15 in three runs (appendix, "Two cores from one Python
+    took 22-29 ms instead of 14-17 in four runs (appendix, "Two cores from one Python
     process"). Switching BLAS to one thread needs ``threadpoolctl``; without it the chunks run
     one after the other with BLAS's own threads.
     """
