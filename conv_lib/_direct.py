@@ -42,6 +42,12 @@ DEPTHWISE_ELEMENTS = 32 * 58 * 58
 FLAT_PLANE = 2048
 
 
+def planes_per_step(channels, plane):
+    """(Phase) planes of ``plane`` numbers in one step: DEPTHWISE_ELEMENTS numbers per tap call
+    (``_engine.estimate_seconds`` counts the steps the same way)."""
+    return max(1, min(channels, DEPTHWISE_ELEMENTS // plane))
+
+
 def phase_geometry(kernel, stride, dilation, out_sizes):
     """Phase planes of a strided depthwise layer (step 2 of the module docstring).
 
@@ -92,7 +98,7 @@ def _depthwise(xp, w, stride, dilation, groups, out_sizes, pads=None, mode=None)
         weights = _expanded(w2, plane, c, xp.dtype)              # (m, T, C * plane)
     else:
         weights = np.ascontiguousarray(w2.transpose(0, 2, 1))[..., None]   # (m, T, C, 1)
-    chunk = max(1, min(c, DEPTHWISE_ELEMENTS // plane))
+    chunk = planes_per_step(c, plane)
     if n * -(-c // chunk) < ws.WORKERS:                          # give every core some planes
         chunk = max(1, -(-c // ws.WORKERS))
     steps = [(img, c0, min(c, c0 + chunk)) for img in range(n) for c0 in range(0, c, chunk)]

@@ -33,7 +33,7 @@ exactly; ``python -m benchmarks.networks`` shows how its choices fare.
 import functools
 import math
 
-from ._direct import _depthwise, phase_geometry
+from ._direct import FLAT_PLANE, _depthwise, phase_geometry, planes_per_step
 from ._gemm import WIDE_COLUMNS, _flat_gemm, _im2col_gemm, _pointwise, transposed
 from ._toeplitz import _depthwise_toeplitz
 from ._winograd import _winograd, tile_counts
@@ -107,11 +107,10 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
     positions, item = math.prod(out_sizes), 4
     og, kg = c_out // groups, c_group * taps
     if strategy is _depthwise:
-        from ._direct import DEPTHWISE_ELEMENTS, FLAT_PLANE
         planes, _ = phase_geometry(kernel, stride, dilation, out_sizes)
         plane = math.prod(planes)
         mult = c_out // c_in
-        chunk = max(1, min(c_in, DEPTHWISE_ELEMENTS // plane))
+        chunk = planes_per_step(c_in, plane)
         steps = n * -(-c_in // chunk)
         seconds = n * c_out * plane * taps / DIRECT_RATE + steps * mult * (2 * taps + 2) * CALL
         if plane > FLAT_PLANE:
