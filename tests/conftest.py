@@ -117,8 +117,10 @@ def built_site(pytestconfig) -> SiteBuild:
                 return SiteBuild(done["returncode"], log_file.read_text(), done["seconds"],
                                  cached_before=done["cached_before"])
         cached_before = _cached_chapters()
+        # (not this process's MPLBACKEND=Agg either: kernels started with it show no figures,
+        # and the chapters it executed would reach the site without a single one)
         env = {k: v for k, v in os.environ.items()
-               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BASE_URL")}
+               if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BASE_URL", "MPLBACKEND")}
         env["NO_SERVE"] = "1"
         start = time.monotonic()
         proc = subprocess.run(["make", "--no-print-directory", "site"], cwd=ROOT, env=env,
