@@ -145,9 +145,10 @@ def conv_transpose(x: Any, w: Any, bias: Any = None, *, stride: IntOrSeq = 1, pa
     Computed without the zeros: with stride s, a fraction (s-1)/s of the dilated input along each
     axis is inserted zeros, and most of that convolution's products would be multiplications by
     zero. Read the other way round, every input sample x[i] adds x[i] * w[t] to y[i*s + t*d - p]:
-    ``_engine.transposed`` computes all those products as one matrix product (every input
-    channel against every (output channel, tap) pair) and adds each tap's plane into its
-    outputs, one output phase (every s-th output) at a time.
+    ``_engine.transposed`` computes all those products as a matrix product (every input
+    channel against every (output channel, tap) pair; on large inputs one product per output
+    phase, so that its columns stay in cache) and adds each tap's plane into its outputs, one
+    output phase (every s-th output) at a time.
     """
     x, w, bias, _ = check_conv_operands(x, w, bias, groups, weight_layout="IO")
     ndim = x.ndim - 2
