@@ -387,8 +387,7 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
                 prod = prod.reshape(b, groups, (t1 - t0) * og, plane)
                 np.matmul(w_t[:, t0 * og:t1 * og], xb, out=prod)
                 planes = prod.reshape(b, groups, t1 - t0, og, *sizes)
-                target = _phase_view(band, a, stride)
-                target = target.reshape(b, groups, og, *target.shape[2:])       # (b, g, o, *q)
+                target = _phase_view(band, a, stride, groups)                  # (b, g, o, *q)
                 _scatter_phase(lambda j: planes[:, :, j], phase, target, sizes, lead=1)
             return
         cols = ws.scratch("transposed", b * c_out * taps * plane, x.dtype)
@@ -417,8 +416,7 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
             return
         # the phases: planes in the order of the product, (b, g, t, o, *in) or (g, t, o, b, *in)
         for a, phase in phases:
-            target = _phase_view(band, a, stride)
-            target = target.reshape(b, groups, og, *target.shape[2:])         # (b, g, o, *q)
+            target = _phase_view(band, a, stride, groups)                      # (b, g, o, *q)
             if per_image:
                 planes = cols.reshape(b, groups, taps, og, *sizes)
                 _scatter_phase(lambda j, r=tap_rows[a]: planes[:, :, r[j]], phase, target, sizes, 1)
@@ -431,9 +429,11 @@ def transposed(x, w, stride, padding, dilation, groups, out_sizes, layout=None, 
     return y
 
 
-def _phase_view(y, a, stride):
-    """The outputs a + s*q of phase a: y[:, :, a_0::s_0, a_1::s_1, ...] (a view)."""
-    return y[(slice(None), slice(None), *(slice(aj, None, s) for aj, s in zip(a, stride)))]
+def _phase_view(y, a, stride, groups):
+    """The outputs a + s*q of phase a, y[:, :, a_0::s_0, a_1::s_1, ...], with the channels split
+    by group: a view of shape (N, groups, C_out / groups, *q)."""
+    view = y[(slice(None), slice(None), *(slice(aj, None, s) for aj, s in zip(a, stride)))]
+    return view.reshape(y.shape[0], groups, y.shape[1] // groups, *view.shape[2:])
 
 
 def _scatter_phase(planes, taps, target, sizes, lead):

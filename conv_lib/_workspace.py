@@ -49,7 +49,7 @@ def parallel(work, n):
     same time (only BLAS calls such as matmul use all cores by themselves) -- as long as each
     NumPy call is long. Every call takes the GIL back at its end, and a thread that finds it held
     sleeps until the other hands it over; measured here, two threads making calls of 16K float32
-    numbers (3 us each) were no faster than one, calls of 256K (70 us) 1.8-1.9 times as fast
+    numbers (3 us each) were no faster than one, calls of 256K (60-70 us) 1.5-1.9 times as fast
     (the appendix measures it live). Returns when all pieces are done, re-raising their errors.
     """
     global _pool
