@@ -4,7 +4,7 @@
 
     y[n, o, i] = sum_{c, t} xp[n, g*Cg + c, i*s + t*d] * w[o, c, t]     with g = o // (C_out/groups)
 
-(``conv.conv_reference`` writes exactly this as loops: it is the specification). Six functions
+(``conv.conv_reference`` writes exactly this as loops: it is the specification). Seven functions
 compute it, each for the shapes where it can (``tests/test_engine.py`` checks every one, forced,
 against ``conv_reference``, PyTorch and JAX):
 
@@ -18,6 +18,8 @@ against ``conv_reference``, PyTorch and JAX):
                  as a banded matrix, one small product per (channel, output row).
 ``_winograd``    (``_winograd``) 3-tap kernels, stride 1: Winograd's F(2, 3) along every axis,
                  4^d products on transformed tiles with (4/6)^d of the multiply-adds.
+``_winograd4``   (``_winograd``) the same with F(4, 3): 6^d products for 4^d outputs, (6/12)^d
+                 of the multiply-adds, the transforms themselves matrix products.
 
 and ``transposed`` (``_gemm``) computes ``conv_transpose`` as a GEMM plus a scatter.
 
@@ -36,15 +38,16 @@ import math
 from ._direct import FLAT_PLANE, _depthwise, phase_geometry, planes_per_step
 from ._gemm import WIDE_COLUMNS, _flat_gemm, _im2col_gemm, _pointwise, transposed
 from ._toeplitz import _depthwise_toeplitz
-from ._winograd import _winograd, tile_counts
+from ._winograd import _winograd, _winograd4, tile_counts
 from ._workspace import CHUNK_BYTES, WORKERS, _chunks, flat_geometry, parallel, scratch, windows
 from .padding import pad
 
 __all__ = ["correlate", "choose_strategy", "estimate_seconds", "transposed", "windows",
            "flat_geometry", "parallel", "scratch", "CHUNK_BYTES", "WORKERS", "_chunks"]
 
-STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toeplitz, _winograd)
-IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm, _winograd)   # + zero pads
+STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toeplitz, _winograd,
+              _winograd4)
+IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm, _winograd, _winograd4)
 
 # ---- cost model constants (float32, both cores) ----------------------------------------------
 # Fitted once, on an earlier 2-core benchmark machine (an AMD EPYC); the stored runs of later
@@ -67,7 +70,7 @@ def applicable(strategy, w_shape, stride, dilation=None, groups=1):
     """Can ``strategy`` compute a layer with weight ``w_shape``, ``stride``, ``dilation`` (default
     1) and ``groups``?"""
     unit = all(s == 1 for s in stride)
-    if strategy is _winograd:
+    if strategy in (_winograd, _winograd4):
         return (unit and groups == 1 and all(k == 3 for k in w_shape[2:])
                 and (dilation is None or all(d == 1 for d in dilation)))
     if strategy is _pointwise:
@@ -99,7 +102,8 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
     into y when it has junk columns or images side by side. Direct: multiply-adds / direct rate
     + one call per tap and chunk + the per-row overhead of the ``rows`` mode + the phase split.
     Winograd: its 4^d products (K = C_in) + the kernel transform + the passes of the transforms
-    over data 2^d times the input and the output, at the copy rate and a cost per run of C.
+    over data 2^d times the input and the output, at the copy rate and a cost per run of C;
+    F(4, 3) its 6^d products, its two Kronecker products and its three copies.
     """
     n, c_in = x_shape[:2]
     c_out, c_group = w_shape[:2]
@@ -136,6 +140,16 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         outs = 1.5 * comps * cols * c_out + n * c_out * positions    # (V, M, half-way arrays)
         # channels last, the passes run over contiguous runs of C numbers, each a NumPy loop
         return seconds + (ins + outs) / COPY_RATE + (ins / c_in + outs / c_out) * RUN
+    if strategy is _winograd4:      # gather, two Kronecker products, 6^d products, copy back
+        ndim = len(out_sizes)
+        tiles = tile_counts(out_sizes, 4)
+        cols, comps, outs = n * math.prod(tiles), 6 ** ndim, 4 ** ndim
+        seconds = (_gemm_seconds(c_out, cols, c_in, comps) + 2 * comps * c_out * c_in / COPY_RATE
+                   + _gemm_seconds(comps, cols * c_in, comps, 1)                        # B^T
+                   + _gemm_seconds(outs, cols * c_out, comps, 1))                       # A^T
+        copied = n * math.prod(4 * t + 2 for t in tiles) * c_in + comps * cols * c_in \
+            + outs * cols * c_out                                 # channels last, D, the blocks
+        return seconds + copied / COPY_RATE + (copied / c_in) * RUN
     if strategy is _pointwise:
         columns, copied, junk = positions, 0, False
     elif strategy is _flat_gemm:

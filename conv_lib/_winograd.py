@@ -40,13 +40,32 @@ The steps (``_winograd``):
 4. output transform along each axis: (N, T_0, 2, T_1, 2, ..., C_out) = (N, *2T, C_out);
 5. copy back channels-first, dropping the last output of an odd axis.
 
+F(4, 3) (``_winograd4``). Tiles of six inputs stepping by 4 give four outputs from 6 products
+instead of 12 multiply-adds; in d dimensions 6^d products make 4^d outputs, (6/12)^d of the
+direct multiply-adds: 0.25 in 2-D. Its transforms have more terms (B^T below has 22 nonzero
+coefficients, not 8), too many for one NumPy pass per term, so they run as matrix products:
+
+    D (6^d, tiles * C_in)   the tiles, gathered channels last (one copy)
+    V = (B^T x B^T x ...) D             one product, K = 6^d
+    M[xi] = V[xi] @ U[xi]^T             6^d products, K = C_in, as in F(2, 3)
+    Y = (A^T x A^T x ...) M             one product, (4^d, tiles * C_out)
+
+and a copy puts Y's (4 x 4 x ...)-blocks back in place. Each tile shares two inputs with the
+next one instead of two of four, and each output comes from 9/4 products instead of 4, so the
+copies and products that are not the layer's own multiply-adds shrink too. The price: the
+points +-2 of its polynomials make the float32 error about ten times F(2, 3)'s (appendix, "Fast
+path"), and in 3-D the Kronecker transforms (216 x 216) cost more than they save
+(``_engine.estimate_seconds`` counts them).
+
 Only 3-tap kernels, stride 1, dilation 1, groups 1 (``_engine.applicable``).
 """
 import contextlib
 import functools
+import itertools
 import math
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from . import _workspace as ws
 
@@ -68,9 +87,24 @@ def kernel_matrix(ndim, dtype):
     return k.astype(dtype)
 
 
-def tile_counts(out_sizes):
-    """Tiles per axis: each gives 2 outputs, the last one half outside an odd axis."""
-    return [-(-o // 2) for o in out_sizes]
+def tile_counts(out_sizes, m=2):
+    """Tiles per axis: each gives m outputs, the last one partly outside where m does not divide
+    the axis."""
+    return [-(-o // m) for o in out_sizes]
+
+
+def _kernel_transform(k_mat, w):
+    """U = K w for every (C_out, C_in) pair: (comps, C_out, C_in), K (comps, 3^d) the Kronecker
+    power of G; the comps rows split between the cores, each with a single-threaded BLAS."""
+    c_out, c_in, comps = w.shape[0], w.shape[1], k_mat.shape[0]
+    w_t = w.reshape(c_out * c_in, -1).T                              # (3^d, C_out * C_in), a view
+    u = ws.scratch("winograd_u", comps * c_out * c_in, w.dtype).reshape(comps, c_out, c_in)
+    blas = ws._blas_controller()
+    with blas.limit(limits=1) if blas is not None else contextlib.nullcontext():
+        each = ws.parallel if blas is not None else lambda fn, count: fn(0, count)
+        each(lambda lo, hi: np.matmul(k_mat[lo:hi], w_t,
+                                      out=u[lo:hi].reshape(hi - lo, c_out * c_in)), comps)
+    return u
 
 
 def _input_axis(src, axis, tiles, out):
@@ -131,15 +165,8 @@ def _winograd(x, w, stride, dilation, groups, out_sizes, pads=None):
     pads = pads or [(0, 0)] * ndim
     tiles = tile_counts(out_sizes)
     comps, dtype = 4 ** ndim, x.dtype
-    k_mat = kernel_matrix(ndim, dtype)
-    w_t = w.reshape(c_out * c_in, 3 ** ndim).T                       # (3^d, C_out * C_in), a view
-    u = ws.scratch("winograd_u", comps * c_out * c_in, dtype).reshape(comps, c_out, c_in)
+    u = _kernel_transform(kernel_matrix(ndim, dtype), w)                      # step 3a
     y = np.empty((n, c_out, *out_sizes), dtype=dtype)
-    blas = ws._blas_controller()
-    with blas.limit(limits=1) if blas is not None else contextlib.nullcontext():
-        each = ws.parallel if blas is not None else lambda fn, count: fn(0, count)
-        each(lambda lo, hi: np.matmul(k_mat[lo:hi], w_t,                   # step 3a: U = K w
-                                      out=u[lo:hi].reshape(hi - lo, c_out * c_in)), comps)
     row_bytes = comps * math.prod(tiles[1:]) * (c_in + c_out) * x.itemsize   # one tile row's V, M
     ws.each_chunk(lambda piece: _winograd_piece(x, *piece, pads, u, y),
                   ws._chunks(n, tiles[0], row_bytes, WINOGRAD_PIECE_BYTES))
@@ -197,3 +224,100 @@ def _winograd_piece(x, n0, n1, lo, hi, pads, u, y):
 def _index(a, axis, i):
     """a[..., i, ...] with i on ``axis`` (a view)."""
     return a[(slice(None),) * axis + (i,)]
+
+
+# ---- F(4, 3) --------------------------------------------------------------------------------
+# Lavin & Gray's matrices for the points 0, 1, -1, 2, -2 and infinity (their section 4.2):
+# y = A^T ((G g) * (B^T d)) for a tile d of 6 inputs and a kernel g of 3 taps.
+B4_T = np.array([[4, 0, -5, 0, 1, 0],
+                 [0, -4, -4, 1, 1, 0],
+                 [0, 4, -4, -1, 1, 0],
+                 [0, -2, -1, 2, 1, 0],
+                 [0, 2, -1, -2, 1, 0],
+                 [0, 4, 0, -5, 0, 1]], dtype=float)
+G4 = np.array([[1 / 4, 0, 0],
+               [-1 / 6, -1 / 6, -1 / 6],
+               [-1 / 6, 1 / 6, -1 / 6],
+               [1 / 24, 1 / 12, 1 / 6],
+               [1 / 24, -1 / 12, 1 / 6],
+               [0, 0, 1]])
+A4_T = np.array([[1, 1, 1, 1, 1, 0],
+                 [0, 1, -1, 2, -2, 0],
+                 [0, 1, 1, 4, 4, 0],
+                 [0, 1, -1, 8, -8, 1]], dtype=float)
+
+
+@functools.lru_cache(maxsize=24)
+def kronecker(matrix, ndim, dtype):
+    """matrix x matrix x ... (ndim factors) for "B" (B4^T), "G" (G4) or "A" (A4^T): one
+    factor per axis, row and column indices in row-major order, like ``kernel_matrix``."""
+    factor = {"B": B4_T, "G": G4, "A": A4_T}[matrix]
+    k = np.ones((1, 1))
+    for _ in range(ndim):
+        k = np.kron(k, factor)
+    return k.astype(dtype)
+
+
+def _winograd4(x, w, stride, dilation, groups, out_sizes, pads=None):
+    """F(4, 3) along every axis (module docstring). x : (N, C_in, *sizes), padded by ``pads``
+    (zeros) or already padded (pads None); w : (C_out, C_in, 3, ..., 3)
+    -> (N, C_out, *out_sizes). Split like ``_winograd``: the kernel transform, then pieces of
+    images or tile rows, each carried through every step by one core."""
+    ndim = len(out_sizes)
+    n, c_in = x.shape[:2]
+    c_out = w.shape[0]
+    pads = pads or [(0, 0)] * ndim
+    tiles, comps = tile_counts(out_sizes, 4), 6 ** ndim
+    u = _kernel_transform(kronecker("G", ndim, x.dtype), w)
+    y = np.empty((n, c_out, *out_sizes), dtype=x.dtype)
+    row_bytes = comps * math.prod(tiles[1:]) * (2 * c_in + c_out) * x.itemsize  # D, V, M per row
+    ws.each_chunk(lambda piece: _winograd4_piece(x, *piece, pads, u, y),
+                  ws._chunks(n, tiles[0], row_bytes, WINOGRAD_PIECE_BYTES))
+    return y
+
+
+def _winograd4_piece(x, n0, n1, lo, hi, pads, u, y):
+    """The images n0..n1-1, tile rows lo..hi-1 of ``_winograd4``: gather, B^T, products, A^T,
+    copy back."""
+    ndim, c_in, (comps, c_out, _) = x.ndim - 2, x.shape[1], u.shape
+    out_sizes, dtype = y.shape[2:], x.dtype
+    tiles = tile_counts(out_sizes, 4)
+    tiles[0] = count = hi - lo
+    b = n1 - n0
+    cols = b * math.prod(tiles)                                  # tiles of this piece
+    padded = [4 * t + 2 for t in tiles]
+    band = ws.scratch("winograd_x", b * math.prod(padded) * c_in, dtype)
+    band = band.reshape(b, *padded, c_in)
+    _pad_channels_last(x[n0:n1], pads, band, 4 * lo)
+    # tile (n, t_0, ...) position (a_0, ...) is band[n, 4 t_0 + a_0, ..., :]: a view, then a copy
+    step = band.strides
+    view = as_strided(band, (6,) * ndim + (b, *tiles, c_in),
+                      step[1:-1] + step[:1] + tuple(4 * s for s in step[1:-1]) + step[-1:])
+    d = ws.scratch("winograd_d", comps * cols * c_in, dtype).reshape(view.shape)
+    np.copyto(d, view)
+    v = ws.scratch("winograd_v", comps * cols * c_in, dtype).reshape(comps, cols, c_in)
+    np.matmul(kronecker("B", ndim, dtype), d.reshape(comps, -1), out=v.reshape(comps, -1))
+    m = ws.scratch("winograd_m", comps * cols * c_out, dtype).reshape(comps, cols, c_out)
+    np.matmul(v, u.transpose(0, 2, 1), out=m)
+    out = ws.scratch("winograd_out", 4 ** ndim * cols * c_out, dtype)
+    out = out.reshape((4,) * ndim + (b, *tiles, c_out))
+    np.matmul(kronecker("A", ndim, dtype), m.reshape(comps, -1), out=out.reshape(4 ** ndim, -1))
+    # out (r_0, ..., r_{d-1}, N, T_0, ..., T_{d-1}, C_out) -> (N, C_out, T_0, r_0, T_1, r_1, ...)
+    order = [ndim, 2 * ndim + 1] + [a for j in range(ndim) for a in (ndim + 1 + j, j)]
+    _put_tiles(out.transpose(order), y[n0:n1, :, 4 * lo:min(4 * hi, out_sizes[0])])
+
+
+def _put_tiles(blocks, y):
+    """y[n, c, 4 t_0 + r_0, 4 t_1 + r_1, ...] = blocks[n, c, t_0, r_0, t_1, r_1, ...] wherever y
+    has that position (the last tile of an axis may stick out of y): one copy for the whole
+    tiles, one more for each combination of last tiles that stick out.
+    blocks : (N, C, T_0, 4, T_1, 4, ...) ; y : (N, C, *sizes), sizes <= 4 T."""
+    parts = []                                      # per axis: (tiles, positions in them, y's)
+    for size in y.shape[2:]:
+        whole, rest = divmod(size, 4)
+        parts.append([(slice(0, whole), slice(None), slice(0, 4 * whole))]
+                     + [(slice(whole, whole + 1), slice(0, rest), slice(4 * whole, size))] * (rest > 0))
+    for combo in itertools.product(*parts):
+        src = blocks[(slice(None), slice(None)) + tuple(s for t, r, _ in combo for s in (t, r))]
+        dst = y[(slice(None), slice(None)) + tuple(part for _, _, part in combo)]
+        np.copyto(np.reshape(dst, src.shape, copy=False), src)

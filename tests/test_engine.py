@@ -171,12 +171,13 @@ def test_depthwise_toeplitz(in_cache):
     run()
 
 
+@pytest.mark.parametrize("strategy", ["_winograd", "_winograd4"])
 @pytest.mark.parametrize("in_cache", [False, True])
 @pytest.mark.parametrize("ndim,examples", [(1, 12), (2, 15), (3, 6)])
-def test_winograd(ndim, examples, in_cache, monkeypatch):
-    """F(2, 3) on every axis: odd and even output sizes (the last tile half outside), padding
-    larger than the input, one image (its tile rows split between the cores) or several, and
-    pieces of one tile row of one image (a piece budget of one byte)."""
+def test_winograd(strategy, ndim, examples, in_cache, monkeypatch):
+    """F(2, 3) and F(4, 3) on every axis: output sizes of every remainder (the last tile partly
+    outside), padding larger than the input, one image (its tile rows split between the cores)
+    or several, and pieces of one tile row of one image (a piece budget of one byte)."""
     from conv_lib import _winograd
 
     @settings(max_examples=examples, **SETTINGS)
@@ -185,7 +186,7 @@ def test_winograd(ndim, examples, in_cache, monkeypatch):
         with monkeypatch.context() as m:
             if tiny:
                 m.setattr(_winograd, "WINOGRAD_PIECE_BYTES", 1)
-            _check(_engine._winograd, cfg, seed, in_cache=in_cache)
+            _check(getattr(_engine, strategy), cfg, seed, in_cache=in_cache)
     run()
 
 
@@ -204,6 +205,24 @@ def test_winograd_identity():
     w = rng.standard_normal((3, 3))
     u = _winograd.kernel_matrix(2, np.float64) @ w.reshape(9)
     np.testing.assert_allclose(u.reshape(4, 4), _winograd.G @ w @ _winograd.G.T, rtol=1e-13)
+
+
+def test_winograd4_identity():
+    """F(4, 3): A^T ((G g) * (B^T d)) gives the four outputs of a tile of six inputs, and the
+    Kronecker powers apply the 1-D matrices along each axis (2-D: B^T d B, G w G^T, A^T m A)."""
+    from conv_lib import _winograd
+    rng = np.random.default_rng(6)
+    d, g = rng.standard_normal(6), rng.standard_normal(3)
+    y = _winograd.A4_T @ ((_winograd.G4 @ g) * (_winograd.B4_T @ d))
+    np.testing.assert_allclose(y, [d[i:i + 3] @ g for i in range(4)], rtol=1e-12)
+    d, w = rng.standard_normal((6, 6)), rng.standard_normal((3, 3))
+    kron = lambda name: _winograd.kronecker(name, 2, np.float64)  # noqa: E731
+    v, u = kron("B") @ d.reshape(36), kron("G") @ w.reshape(9)
+    np.testing.assert_allclose(v.reshape(6, 6), _winograd.B4_T @ d @ _winograd.B4_T.T, rtol=1e-12)
+    np.testing.assert_allclose(u.reshape(6, 6), _winograd.G4 @ w @ _winograd.G4.T, rtol=1e-12)
+    y = (kron("A") @ (u * v)).reshape(4, 4)
+    expected = [[np.sum(d[i:i + 3, j:j + 3] * w) for j in range(4)] for i in range(4)]
+    np.testing.assert_allclose(y, expected, rtol=1e-11, atol=1e-12)
 
 
 def test_toeplitz_matrix_is_the_correlation():
@@ -229,7 +248,8 @@ def test_toeplitz_matrix_is_the_correlation():
     ("depthwise", "_depthwise", dict(mode="rows")),
     ("depthwise", "_depthwise", dict(mode="flat", in_cache=True)),
     ("depthwise", "_depthwise_toeplitz", dict(in_cache=True)),
-    ("winograd", "_winograd", dict(in_cache=True))])
+    ("winograd", "_winograd", dict(in_cache=True)),
+    ("winograd", "_winograd4", dict(in_cache=True))])
 def test_big_channels(kind, strategy, mode):
     @settings(max_examples=6, **SETTINGS)
     @given(cfg=engine_configs(2, kind, big_channels=True), seed=st.integers(0, 2**16))
@@ -415,7 +435,14 @@ def test_rule_without_shapes_and_cost_model_with_them():
     assert pick((25, 25, 3), (1,)) is _engine._flat_gemm
     # the model on ResNet and MobileNetV2 layers (batch 8, 224x224)
     assert pick((64, 64, 1, 1), (1, 1), (8, 64, 56, 56)) is _engine._pointwise
-    assert pick((64, 64, 3, 3), (1, 1), (8, 64, 58, 58)) is _engine._flat_gemm
+    assert pick((64, 64, 3, 3), (1, 1), (8, 64, 58, 58)) is _engine._winograd4
+    assert pick((16, 16, 3, 3), (1, 1), (4, 16, 64, 64)) is _engine._flat_gemm   # few channels
+    assert pick((128, 128, 3, 3), (1, 1), (8, 128, 28, 28), 1, (1, 1), (28, 28)) \
+        is _engine._winograd4
+    assert pick((32, 64, 3, 3, 3), (1, 1, 1), (2, 64, 32, 32, 32), 1, (1, 1, 1), (32,) * 3) \
+        is _engine._winograd4                                            # 3-D U-Net
+    assert pick((512, 512, 3, 3), (1, 1), (8, 512, 7, 7), 1, (1, 1), (7, 7)) \
+        is _engine._im2col_gemm                      # 36 x 512 x 512 transformed kernel
     assert pick((96, 1, 3, 3), (2, 2), (8, 96, 114, 114), 96) is _engine._depthwise
     assert pick((960, 1, 3, 3), (1, 1), (8, 960, 9, 9), 960) is _engine._depthwise_toeplitz
     assert pick((32, 1, 3, 3), (1, 1), (8, 32, 114, 114), 32) is _engine._depthwise
@@ -431,9 +458,9 @@ def test_rule_without_shapes_and_cost_model_with_them():
     assert flat((4, 64, 4096)) > flat((4, 64, 4104))     # the copy of x padded is charged
     assert not _engine.applicable(_engine._depthwise_toeplitz, (8, 1, 3, 3, 3), (1, 1, 1))
     for strategy in _engine.STRATEGIES:               # a 1x1 depthwise layer fits all but one
-        assert _engine.applicable(strategy, (8, 1, 1, 1), (1, 1)) == (strategy is not
-                                                                       _engine._winograd)
-        w_shape = (8, 1, 3, 3) if strategy is _engine._winograd else (8, 1, 1, 1)
+        winograd = strategy in (_engine._winograd, _engine._winograd4)
+        assert _engine.applicable(strategy, (8, 1, 1, 1), (1, 1)) == (not winograd)
+        w_shape = (8, 1, 3, 3) if winograd else (8, 1, 1, 1)
         seconds = _engine.estimate_seconds(strategy, (8, 8, 14, 14), w_shape, (1, 1), (1, 1),
                                            8, (14, 14))
         assert 0 < seconds < 1
@@ -441,6 +468,8 @@ def test_rule_without_shapes_and_cost_model_with_them():
     assert not _engine.applicable(_engine._winograd, (8, 8, 3, 3), (1, 1), (1, 2), 1)
     assert not _engine.applicable(_engine._winograd, (8, 8, 3, 2), (1, 1), (1, 1), 1)
     assert _engine.applicable(_engine._winograd, (8, 8, 3, 3, 3), (1, 1, 1), (1, 1, 1), 1)
+    assert _engine.applicable(_engine._winograd4, (8, 8, 3, 3, 3), (1, 1, 1), (1, 1, 1), 1)
+    assert not _engine.applicable(_engine._winograd4, (8, 8, 3, 3), (2, 1), (1, 1), 1)
     assert not _engine.applicable(_engine._flat_gemm, (8, 8, 3, 3), (2, 1))
     assert not _engine.applicable(_engine._depthwise, (8, 2, 3, 3), (1, 1))
 
@@ -498,13 +527,14 @@ def test_zero_pad_matches_torch(shape, data, value, dtype):
     ("_flat_gemm", (4, 1, 2, 1, 2, 3), 2, (1, 1, 1, 1)),
     ("_depthwise", (4, 1, 2, 2, 1, 2), 2, (1, 1, 2, 1)),
     ("_pointwise", (3, 2, 1, 1, 1, 1), 1, (1, 1, 1, 1)),
-    ("_winograd", (3, 2, 3, 3, 3, 3), 1, (1, 1, 1, 1))])
+    ("_winograd", (3, 2, 3, 3, 3, 3), 1, (1, 1, 1, 1)),
+    ("_winograd4", (3, 2, 3, 3, 3, 3), 1, (1, 1, 1, 1))])
 def test_four_spatial_dims(strategy, w_shape, groups, stride):
     """conv_lib is N-d; PyTorch stops at 3-D, so 4-D is checked against the loops and JAX."""
     x_shape = (2, 2, 3, 4, 3, 5)
     pads = [(1, 0), (0, 1), (1, 1), (0, 0)]
     x, w = _arrays(x_shape, w_shape, 4, np.float64)
-    dilation = (1, 1, 1, 1) if strategy == "_winograd" else (1, 2, 1, 1)
+    dilation = (1, 1, 1, 1) if strategy.startswith("_winograd") else (1, 2, 1, 1)
     kwargs = dict(stride=stride, dilation=dilation, groups=groups, padding=pads)
     y = _run(getattr(_engine, strategy), x, w, stride, kwargs["dilation"], groups, pads)
     _close(y, conv_lib.conv_reference(x, w, **kwargs), 1e-10)
