@@ -315,8 +315,8 @@ def _put_tiles(blocks, y):
     parts = []                                      # per axis: (tiles, positions in them, y's)
     for size in y.shape[2:]:
         whole, rest = divmod(size, 4)
-        parts.append([(slice(0, whole), slice(None), slice(0, 4 * whole))]
-                     + [(slice(whole, whole + 1), slice(0, rest), slice(4 * whole, size))] * (rest > 0))
+        last = (slice(whole, whole + 1), slice(0, rest), slice(4 * whole, size))
+        parts.append([(slice(0, whole), slice(None), slice(0, 4 * whole))] + [last] * (rest > 0))
     for combo in itertools.product(*parts):
         src = blocks[(slice(None), slice(None)) + tuple(s for t, r, _ in combo for s in (t, r))]
         dst = y[(slice(None), slice(None)) + tuple(part for _, _, part in combo)]
