@@ -269,7 +269,8 @@ def run_case(case, quick, timing, reference=True):
     alternative = {_engine._pointwise: _engine._flat_gemm, _engine._depthwise: _engine._flat_gemm,
                    _engine._depthwise_toeplitz: _engine._depthwise,
                    _engine._flat_gemm: _engine._im2col_gemm,
-                   _engine._winograd: _engine._flat_gemm}.get(strategy)
+                   _engine._winograd: _engine._flat_gemm,
+                   _engine._winograd4: _engine._flat_gemm}.get(strategy)
     if strategy is _engine._depthwise and not unit_stride:
         alternative = _engine._im2col_gemm
     if strategy is _engine._im2col_gemm and unit_stride:          # the cost model preferred it

@@ -50,12 +50,13 @@ coefficients, not 8), too many for one NumPy pass per term, so they run as matri
     M[xi] = V[xi] @ U[xi]^T             6^d products, K = C_in, as in F(2, 3)
     Y = (A^T x A^T x ...) M             one product, (4^d, tiles * C_out)
 
-and a copy puts Y's (4 x 4 x ...)-blocks back in place. Each tile shares two inputs with the
-next one instead of two of four, and each output comes from 9/4 products instead of 4, so the
-copies and products that are not the layer's own multiply-adds shrink too. The price: the
-points +-2 of its polynomials make the float32 error about ten times F(2, 3)'s (appendix, "Fast
-path"), and in 3-D the Kronecker transforms (216 x 216) cost more than they save
-(``_engine.estimate_seconds`` counts them).
+and a copy puts Y's (4 x 4 x ...)-blocks back in place. Neighbouring tiles share 2 of their 6
+inputs instead of 2 of 4, and in 2-D an output takes 36/16 = 2.25 products instead of 16/4 = 4,
+so the copies and products that are not the layer's own multiply-adds shrink too. The price: the
+points +-2 of its polynomials put coefficients from 1/24 to 8 in the matrices, and the float32
+error is more than ten times F(2, 3)'s (the appendix's "Winograd in conv_lib, counted" measures
+it); the transformed kernel is 36 C_out C_in numbers; and in 3-D the Kronecker transforms are
+216 x 216, which pays only with many channels (``_engine.estimate_seconds`` counts them all).
 
 Only 3-tap kernels, stride 1, dilation 1, groups 1 (``_engine.applicable``).
 """
