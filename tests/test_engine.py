@@ -225,6 +225,23 @@ def test_winograd4_identity():
     np.testing.assert_allclose(y, expected, rtol=1e-11, atol=1e-12)
 
 
+def test_half_precision_keeps_off_winograd4():
+    """float16 has 11 bits: F(4, 3)'s transforms lose about 1% of the largest output there, so
+    conv computes such layers with F(2, 3) instead (forced, F(4, 3) still computes them)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 64, 28, 28)).astype(np.float16)
+    w = (rng.standard_normal((64, 64, 3, 3)) / 24).astype(np.float16)
+    assert _engine.choose_strategy(w.shape, (1, 1), x.shape, 1, (1, 1), (28, 28)) \
+        is _engine._winograd4
+    truth = fw.torch_conv(x.astype(np.float64), w.astype(np.float64), padding=1)
+    error = lambda y: np.abs(y - truth).max() / np.abs(truth).max()  # noqa: E731
+    y = conv_lib.conv(x, w, padding=1)
+    assert y.dtype == np.float16 and error(y) < 3e-3
+    forced = _engine.correlate(x, w, (1, 1), (1, 1), 1, (28, 28), [(1, 1)] * 2,
+                               strategy=_engine._winograd4)
+    assert error(forced) > 3e-3                          # what the choice avoids
+
+
 def test_toeplitz_matrix_is_the_correlation():
     """One channel, one kernel row: x @ T equals the 1-D correlation written as loops."""
     from conv_lib import _toeplitz
