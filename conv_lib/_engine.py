@@ -38,7 +38,7 @@ import math
 from ._direct import FLAT_PLANE, _depthwise, phase_geometry, planes_per_step
 from ._gemm import WIDE_COLUMNS, _flat_gemm, _im2col_gemm, _pointwise, transposed
 from ._toeplitz import _depthwise_toeplitz
-from ._winograd import _winograd, _winograd4, tile_counts
+from ._winograd import KRONECKER_AXES, _winograd, _winograd4, tile_counts
 from ._workspace import CHUNK_BYTES, WORKERS, _chunks, flat_geometry, parallel, scratch, windows
 from .padding import pad
 
@@ -94,6 +94,16 @@ def _gemm_seconds(m, n, k, calls):
     return 2 * m * n * k * calls / rate + calls * CALL
 
 
+def _transform_seconds(rows, ndim, columns):
+    """``_winograd._transform`` of (6^d, columns) into (rows^d, columns): the leading axes one
+    product each (K = 6), the last ``KRONECKER_AXES`` together."""
+    together = min(ndim, KRONECKER_AXES)
+    seconds = sum(_gemm_seconds(rows, rows ** j * 6 ** (ndim - j - 1) * columns, 6, 1)
+                  for j in range(ndim - together))
+    return seconds + _gemm_seconds(rows ** together, rows ** (ndim - together) * columns,
+                                   6 ** together, 1)
+
+
 def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_sizes):
     """Predicted seconds of ``strategy`` on this layer (x_shape is the dilated, unpadded input).
 
@@ -145,8 +155,8 @@ def estimate_seconds(strategy, x_shape, w_shape, stride, dilation, groups, out_s
         tiles = tile_counts(out_sizes, 4)
         cols, comps, outs = n * math.prod(tiles), 6 ** ndim, 4 ** ndim
         seconds = (_gemm_seconds(c_out, cols, c_in, comps) + 2 * comps * c_out * c_in / COPY_RATE
-                   + _gemm_seconds(comps, cols * c_in, comps, 1)                        # B^T
-                   + _gemm_seconds(outs, cols * c_out, comps, 1))                       # A^T
+                   + _transform_seconds(6, ndim, cols * c_in)                           # B^T
+                   + _transform_seconds(4, ndim, cols * c_out))                         # A^T
         copied = n * math.prod(4 * t + 2 for t in tiles) * c_in + comps * cols * c_in \
             + outs * cols * c_out                                 # channels last, D, the blocks
         return seconds + copied / COPY_RATE + (copied / c_in) * RUN
