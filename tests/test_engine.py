@@ -225,6 +225,19 @@ def test_winograd4_identity():
     np.testing.assert_allclose(y, expected, rtol=1e-11, atol=1e-12)
 
 
+@pytest.mark.parametrize("axes", [1, 2, 3])
+def test_winograd4_transform_axis_by_axis(axes, monkeypatch):
+    """_transform applies F x F x F in 3-D whatever the axes it multiplies together."""
+    from conv_lib import _winograd
+    monkeypatch.setattr(_winograd, "KRONECKER_AXES", axes)
+    data = np.random.default_rng(axes).standard_normal((216, 5))
+    for matrix, rows in (("B", 6), ("A", 4)):
+        out = np.empty((rows ** 3, 5))
+        _winograd._transform(matrix, 3, data, out)
+        np.testing.assert_allclose(out, _winograd.kronecker(matrix, 3, np.float64) @ data,
+                                   rtol=1e-12, atol=1e-10)
+
+
 def test_half_precision_keeps_off_winograd4():
     """float16 has 11 bits: F(4, 3)'s transforms lose about 1% of the largest output there, so
     conv computes such layers with F(2, 3) instead (forced, F(4, 3) still computes them)."""
