@@ -47,7 +47,8 @@ __all__ = ["correlate", "choose_strategy", "estimate_seconds", "transposed", "wi
 
 STRATEGIES = (_pointwise, _flat_gemm, _im2col_gemm, _depthwise, _depthwise_toeplitz, _winograd,
               _winograd4)
-IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm, _winograd, _winograd4)
+IN_CACHE_PADDING = (_depthwise, _depthwise_toeplitz, _im2col_gemm, _winograd,   # + zero pads
+                    _winograd4)
 
 # ---- cost model constants (float32, both cores) ----------------------------------------------
 # Fitted once, on an earlier 2-core benchmark machine (an AMD EPYC); the stored runs of later
