@@ -1,4 +1,4 @@
-"""Winograd's minimal filtering F(2, 3): a 3-tap correlation with fewer multiplications.
+"""Winograd's minimal filtering F(2, 3) and F(4, 3): a 3-tap correlation with fewer multiplications.
 
 One axis. Two outputs of a 3-tap correlation read a "tile" of four inputs d0..d3:
 
@@ -289,7 +289,7 @@ def _winograd4_piece(x, n0, n1, lo, hi, pads, u, y):
     ndim, c_in, (comps, c_out, _) = x.ndim - 2, x.shape[1], u.shape
     out_sizes, dtype = y.shape[2:], x.dtype
     tiles = tile_counts(out_sizes, 4)
-    tiles[0] = count = hi - lo
+    tiles[0] = hi - lo                                            # this piece's tile rows
     b = n1 - n0
     cols = b * math.prod(tiles)                                  # tiles of this piece
     padded = [4 * t + 2 for t in tiles]
