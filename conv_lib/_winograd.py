@@ -83,9 +83,14 @@ WINOGRAD_PIECE_BYTES = 16 << 20
 def kernel_matrix(ndim, dtype):
     """G x G x ... (Kronecker, ndim factors): (4^d, 3^d), row xi = (xi_0, ..., xi_{d-1}) and
     column t = (t_0, ..., t_{d-1}) in row-major order: U[xi] = K[xi] @ w.reshape(..., 3^d)."""
+    return _kron_power(G, ndim, dtype)
+
+
+def _kron_power(factor, ndim, dtype):
+    """factor x factor x ... (Kronecker, ndim factors), as ``dtype``: one factor per axis."""
     k = np.ones((1, 1))
     for _ in range(ndim):
-        k = np.kron(k, G)
+        k = np.kron(k, factor)
     return k.astype(dtype)
 
 
@@ -258,11 +263,7 @@ KRONECKER_AXES = 2
 def kronecker(matrix, ndim, dtype):
     """matrix x matrix x ... (ndim factors) for "B" (B4^T), "G" (G4) or "A" (A4^T): one
     factor per axis, row and column indices in row-major order, like ``kernel_matrix``."""
-    factor = {"B": B4_T, "G": G4, "A": A4_T}[matrix]
-    k = np.ones((1, 1))
-    for _ in range(ndim):
-        k = np.kron(k, factor)
-    return k.astype(dtype)
+    return _kron_power({"B": B4_T, "G": G4, "A": A4_T}[matrix], ndim, dtype)
 
 
 def _winograd4(x, w, stride, dilation, groups, out_sizes, pads=None):
